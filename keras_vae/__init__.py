@@ -1,0 +1,16 @@
+"""keras_vae: a Keras 3 model zoo of autoencoders for images.
+
+Example:
+    >>> import keras_vae
+    >>> (x_train, _), (x_test, _) = keras_vae.data.load("mnist")
+    >>> model = keras_vae.zoo.get("conv_vae")
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(x_train, epochs=12, batch_size=32)
+"""
+
+from keras_vae import data, losses, zoo
+from keras_vae.models import VAE, Autoencoder, BetaVAE, ConditionalVAE, ConvBody, ConvVAE, DenseBody
+
+__version__ = "0.1.0"
+__all__ = ["data", "losses", "zoo", "Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody",
+           "ConvBody"]

@@ -1,0 +1,38 @@
+"""Layers shared by the model families."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class Sampling(keras.layers.Layer):
+    """Draws `z = z_mean + exp(z_log_var / 2) * eps` with `eps ~ N(0, I)`: the reparameterisation trick.
+
+    The noise comes from the layer's own `keras.random.SeedGenerator`, whose state is a non-trainable
+    variable, so a seeded model draws the same noise on every backend run after run, and JAX's
+    stateless train step carries the state forward.
+
+    Args:
+        seed: optional int seeding the layer's generator.
+        **kwargs: passed to `keras.layers.Layer`.
+
+    Example:
+        >>> z = Sampling(seed=1)([ops.zeros((4, 2)), ops.zeros((4, 2))])   # four draws from N(0, I)
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True  # no weights: Keras need not trace the model to build it
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        return z_mean + ops.exp(0.5 * z_log_var) * noise
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}

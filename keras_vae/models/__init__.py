@@ -1,0 +1,9 @@
+"""The model families; importing this module registers their zoo entries."""
+
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.bodies import ConvBody, DenseBody
+from keras_vae.models.conv_vae import ConvVAE
+from keras_vae.models.cvae import ConditionalVAE
+from keras_vae.models.vae import VAE, BetaVAE
+
+__all__ = ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody", "ConvBody"]

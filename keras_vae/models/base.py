@@ -1,0 +1,213 @@
+"""What every autoencoder family shares.
+
+`BaseAutoencoder` builds the encoder and decoder from a body, tracks the loss terms as Keras metrics,
+hands `train_step`/`test_step` to the active backend's trainer (`keras_vae.trainers`) and offers the
+`encode` / `decode` / `reconstruct` / `sample` API. A family only says which encoder heads it has and how
+its loss terms are computed (`compute_loss_terms`), in `keras.ops`, once for every backend.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vae import trainers
+from keras_vae.data import check_images
+from keras_vae.losses import LIKELIHOODS
+from keras_vae.models import bodies
+
+
+def _first(outputs):
+    """The first encoder output: z_mean of a VAE, or the code of an autoencoder (a bare tensor)."""
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
+def _check_image_shape(image_shape):
+    image_shape = tuple(image_shape)
+    if len(image_shape) != 3 or not all(isinstance(d, int) and d > 0 for d in image_shape):
+        raise ValueError(f"image_shape must be (height, width, channels) of positive ints, got {image_shape!r}")
+    return image_shape
+
+
+class BaseAutoencoder(keras.Model):
+    """Base class of the model families; not registered, not used directly.
+
+    Args:
+        latent_dim: size of the latent code.
+        body: a `keras_vae.models.bodies.Body`, its name (`"dense"`, `"conv"`) or its config.
+        likelihood: `"bernoulli"` (binary cross-entropy from logits) or `"gaussian"` (squared error).
+        image_shape: (height, width, channels) of the images.
+        num_classes: number of classes the encoder and decoder are conditioned on; 0 for none.
+        **kwargs: passed to `keras.Model` (`name`, `dtype`, ...).
+    """
+
+    #: names of the encoder's outputs
+    encoder_heads = ("z_mean", "z_log_var")
+    #: names of the metrics `train_step` and `test_step` report
+    loss_terms = ("loss", "reconstruction_loss", "kl_loss")
+
+    def __init__(self, *, latent_dim, body, likelihood, image_shape, num_classes=0, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(latent_dim, int) or latent_dim <= 0:
+            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if not isinstance(num_classes, int) or num_classes < 0:
+            raise ValueError(f"num_classes must be a non-negative int, got {num_classes!r}")
+        self.latent_dim = latent_dim
+        self.likelihood = likelihood
+        self.image_shape = _check_image_shape(image_shape)
+        self.num_classes = num_classes
+        self.body = bodies.get(body)
+        self.encoder = self.body.build_encoder(self.image_shape, latent_dim, self.encoder_heads, num_classes)
+        self.decoder = self.body.build_decoder(self.image_shape, latent_dim, num_classes)
+        self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_terms]
+        self.built = True
+
+    # --- training -------------------------------------------------------------------------------
+
+    @property
+    def metrics(self):
+        return list(self.loss_trackers)
+
+    def compute_loss_terms(self, data, training=False):
+        """Returns a dict with a scalar for each name in `loss_terms`, averaged over the batch.
+
+        Args:
+            data: what `fit`/`evaluate` feed: images, `(images,)` or `(images, labels)`.
+            training: whether layers run in training mode (batch norm statistics, sampling).
+        """
+        raise NotImplementedError
+
+    def update_metrics(self, terms):
+        """Updates the loss trackers with a batch's terms and returns the logs."""
+        for tracker in self.loss_trackers:
+            tracker.update_state(terms[tracker.name])
+        return {tracker.name: tracker.result() for tracker in self.loss_trackers}
+
+    def train_step(self, *args):
+        return trainers.train_step(self, *args)
+
+    def test_step(self, *args):
+        return trainers.test_step(self, *args)
+
+    def fit(self, x=None, y=None, **kwargs):
+        x, y = self._check_data(x, y)
+        return super().fit(x, y, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        x, y = self._check_data(x, y)
+        return super().evaluate(x, y, **kwargs)
+
+    def _check_data(self, x, y):
+        """Checks in-memory arrays before they reach a compiled step, where errors are unreadable."""
+        if not isinstance(x, np.ndarray):
+            return x, y
+        x = check_images(x, image_shape=self.image_shape)
+        if y is None and self.num_classes:
+            raise ValueError(f"{type(self).__name__} is conditioned on labels: pass them as y, "
+                             f"integers in [0, {self.num_classes})")
+        if y is not None and not self.num_classes:
+            raise ValueError(f"{type(self).__name__} learns from images alone; y must be None, "
+                             f"got an array of shape {np.shape(y)}")
+        if y is not None:
+            y = self._check_labels(y, len(x))
+        return x, y
+
+    def _check_labels(self, labels, count):
+        labels = np.asarray(labels)
+        if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be {count} integers (shape ({count},)), "
+                             f"got dtype {labels.dtype} and shape {labels.shape}")
+        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.num_classes}), "
+                             f"got values from {labels.min()} to {labels.max()}")
+        return labels.astype("int32")
+
+    def _split(self, data):
+        """Unpacks `data` into (images, labels or None)."""
+        images, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample weights")
+        if self.num_classes and labels is None:
+            raise ValueError(f"{type(self).__name__} needs (images, labels) batches, got images alone")
+        return images, (labels if self.num_classes else None)
+
+    def _conditioned(self, tensor, labels):
+        """Adds the one-hot condition to a network's input when the model is conditional."""
+        if not self.num_classes:
+            return tensor
+        return [tensor, ops.one_hot(ops.cast(labels, "int32"), self.num_classes, dtype=tensor.dtype)]
+
+    # --- inference API --------------------------------------------------------------------------
+
+    def _check_condition(self, labels, count):
+        if self.num_classes:
+            if labels is None:
+                raise ValueError(f"{type(self).__name__} needs labels: integers in [0, {self.num_classes})")
+            if isinstance(labels, (int, np.integer)):
+                labels = np.full((count,), labels)
+            return self._check_labels(labels, count) if isinstance(labels, (np.ndarray, list)) else labels
+        if labels is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional: it takes no labels")
+        return None
+
+    def _images_in(self, images, labels):
+        images = ops.convert_to_tensor(check_images(images, image_shape=self.image_shape))
+        return self._conditioned(images, self._check_condition(labels, images.shape[0]))
+
+    def encode(self, images, labels=None):
+        """Encodes images: returns `(z_mean, z_log_var)` (the autoencoder returns its code).
+
+        Args:
+            images: float images in [0, 1], shape (batch, *image_shape).
+            labels: integer class labels, for a conditional model only.
+        """
+        return self.encoder(self._images_in(images, labels), training=False)
+
+    def decode(self, z, labels=None):
+        """Decodes latent vectors `z` of shape (batch, latent_dim) to images in [0, 1].
+
+        Args:
+            z: latent vectors.
+            labels: integer class labels (or one int for all), for a conditional model only.
+        """
+        z = ops.convert_to_tensor(z)
+        if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
+        labels = self._check_condition(labels, z.shape[0])
+        return ops.sigmoid(self.decoder(self._conditioned(z, labels), training=False))
+
+    def code(self, images, labels=None):
+        """The deterministic latent of `images`: the posterior mean (the autoencoder's code)."""
+        return _first(self.encode(images, labels))
+
+    def reconstruct(self, images, labels=None):
+        """Decodes the deterministic latent of `images`: images in [0, 1] of the same shape."""
+        return self.decode(self.code(images, labels), labels)
+
+    def sample(self, n, seed=None, labels=None):
+        """Decodes `n` draws from the prior N(0, I).
+
+        Args:
+            n: number of images.
+            seed: int for reproducible draws; None draws fresh ones.
+            labels: for a conditional model, the classes to draw (one int or `n` ints).
+        """
+        if not isinstance(n, (int, np.integer)) or n <= 0:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed), labels)
+
+    def call(self, inputs, training=False):
+        """Reconstructs images (deterministically; `inputs` is `[images, labels]` when conditional)."""
+        images, labels = inputs if self.num_classes else (inputs, None)
+        latent = _first(self.encoder(self._conditioned(images, labels), training=training))
+        return ops.sigmoid(self.decoder(self._conditioned(latent, labels), training=training))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "body": keras.saving.serialize_keras_object(self.body),
+            "likelihood": self.likelihood,
+            "image_shape": self.image_shape,
+        }

@@ -1,0 +1,224 @@
+"""Network bodies: the encoder and decoder shapes a model family is built on.
+
+A body is plain, serialisable configuration. Given the image shape, the latent size, the names of the
+encoder's heads and the number of classes to condition on, it builds two functional Keras models:
+
+- the encoder maps images (and, when conditioned, one-hot labels) to one tensor per head
+  (`("code",)` for an autoencoder, `("z_mean", "z_log_var")` for a VAE);
+- the decoder maps a latent vector (and one-hot labels) to per-pixel logits of the image shape.
+
+Families decide *what* is learned (the objective); bodies decide *with what* (the architecture).
+"""
+
+import math
+
+import keras
+from keras import layers
+
+
+class Body:
+    """Base class of the bodies: validation, serialisation and the shared input plumbing."""
+
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+        raise NotImplementedError
+
+    def build_decoder(self, image_shape, latent_dim, num_classes=0):
+        raise NotImplementedError
+
+    def get_config(self):
+        return dict(vars(self))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+
+def _encoder_inputs(image_shape, num_classes):
+    """Returns (image input, condition input or None, list of model inputs)."""
+    images = keras.Input(shape=image_shape, name="images")
+    if not num_classes:
+        return images, None, images
+    condition = keras.Input(shape=(num_classes,), name="labels_one_hot")
+    return images, condition, [images, condition]
+
+
+def _decoder_inputs(latent_dim, num_classes):
+    """Returns (the decoder's input vector, list of model inputs); the condition is concatenated to z."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    if not num_classes:
+        return z, z
+    condition = keras.Input(shape=(num_classes,), name="labels_one_hot")
+    return layers.Concatenate()([z, condition]), [z, condition]
+
+
+def _encoder(inputs, outputs):
+    """The encoder model: one output per head, a bare tensor when there is a single head."""
+    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="encoder")
+
+
+def _positive_ints(name, values):
+    values = tuple(values)
+    if not values or not all(isinstance(v, int) and v > 0 for v in values):
+        raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {values!r}")
+    return values
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class DenseBody(Body):
+    """Fully connected body: flatten, Dense layers of `hidden_units`, mirrored in the decoder.
+
+    The default is the classic MNIST tutorial's 784-128-16-latent encoder and latent-16-128-784 decoder.
+
+    Args:
+        hidden_units: widths of the hidden layers, from the image towards the latent.
+        activation: activation of the hidden layers.
+
+    Example:
+        >>> encoder = DenseBody().build_encoder((28, 28, 1), 2, ("z_mean", "z_log_var"))
+    """
+
+    def __init__(self, hidden_units=(128, 16), activation="relu"):
+        self.hidden_units = _positive_ints("hidden_units", hidden_units)
+        self.activation = activation
+
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+        images, condition, inputs = _encoder_inputs(image_shape, num_classes)
+        h = layers.Flatten()(images)
+        if condition is not None:
+            h = layers.Concatenate()([h, condition])
+        for units in self.hidden_units:
+            h = layers.Dense(units, activation=self.activation)(h)
+        return _encoder(inputs, [layers.Dense(latent_dim, name=head)(h) for head in heads])
+
+    def build_decoder(self, image_shape, latent_dim, num_classes=0):
+        h, inputs = _decoder_inputs(latent_dim, num_classes)
+        for units in reversed(self.hidden_units):
+            h = layers.Dense(units, activation=self.activation)(h)
+        h = layers.Dense(math.prod(image_shape), name="logits")(h)
+        return keras.Model(inputs, layers.Reshape(image_shape)(h), name="decoder")
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class ConvBody(Body):
+    """Convolutional body: stride-2 convolutions down, stride-2 transposed convolutions back up.
+
+    With a `dense_units` bottleneck this is the Keras tutorial's conv VAE (Conv2D 32, 64, 3x3, stride 2,
+    Dense 16; decoder Dense 7x7x64, Conv2DTranspose 64, 32, then a 1-channel output). With
+    `dense_units=None` the latent is reached by a convolution covering the last feature map, as in the
+    PyTorch tutorials (4x4 kernels, batch norm, images padded to 32x32).
+
+    Args:
+        filters: channels of the stride-2 convolutions; the decoder mirrors them.
+        kernel_size: kernel size of the convolutions.
+        dense_units: width of the Dense layer before the latent heads, or None for convolutional heads.
+        batch_norm: put BatchNormalization between each convolution and its activation.
+        pad_to: zero-pad images to this square size inside the encoder (the decoder crops back), so
+            that the size divides by 2 ** len(filters); None to use the image as it is.
+        activation: activation after each convolution.
+
+    Example:
+        >>> body = ConvBody(filters=(16, 32, 64), kernel_size=4, dense_units=None, batch_norm=True, pad_to=32)
+    """
+
+    def __init__(self, filters=(32, 64), kernel_size=3, dense_units=16, batch_norm=False, pad_to=None,
+                 activation="relu"):
+        self.filters = _positive_ints("filters", filters)
+        (self.kernel_size,) = _positive_ints("kernel_size", [kernel_size])
+        self.dense_units = None if dense_units is None else _positive_ints("dense_units", [dense_units])[0]
+        self.batch_norm = bool(batch_norm)
+        self.pad_to = None if pad_to is None else _positive_ints("pad_to", [pad_to])[0]
+        self.activation = activation
+
+    def _padding(self, image_shape):
+        """Returns ((top, bottom), (left, right)) zero padding, checking the size suits the strides."""
+        height, width = image_shape[:2]
+        size = (self.pad_to, self.pad_to) if self.pad_to else (height, width)
+        if size[0] < height or size[1] < width:
+            raise ValueError(f"pad_to={self.pad_to} is smaller than the image size {height}x{width}")
+        stride = 2 ** len(self.filters)
+        if size[0] % stride or size[1] % stride:
+            raise ValueError(
+                f"{len(self.filters)} stride-2 convolutions need an image size divisible by {stride}, "
+                f"got {size[0]}x{size[1]}; set pad_to (e.g. pad_to={math.ceil(max(size) / stride) * stride})")
+        return tuple((d // 2, d - d // 2) for d in (size[0] - height, size[1] - width))
+
+    def _feature_shape(self, image_shape):
+        padding = self._padding(image_shape)
+        stride = 2 ** len(self.filters)
+        return tuple((image_shape[i] + sum(padding[i])) // stride for i in (0, 1))
+
+    def _conv_block(self, layer, h):
+        h = layer(h)
+        if self.batch_norm:
+            h = layers.BatchNormalization()(h)
+        return layers.Activation(self.activation)(h)
+
+    def _conv(self, filters, kernel_size, strides=1, padding="same", transpose=False):
+        conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+        return conv(filters, kernel_size, strides=strides, padding=padding, use_bias=not self.batch_norm)
+
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+        images, condition, inputs = _encoder_inputs(image_shape, num_classes)
+        padding = self._padding(image_shape)
+        h = layers.ZeroPadding2D(padding)(images) if any(map(sum, padding)) else images
+        for filters in self.filters:
+            h = self._conv_block(self._conv(filters, self.kernel_size, strides=2), h)
+        if self.dense_units is None:
+            if condition is not None:
+                raise ValueError("a conditional model needs a ConvBody with dense_units set")
+            kernel = self._feature_shape(image_shape)
+            return _encoder(inputs, [layers.Flatten(name=head)(layers.Conv2D(latent_dim, kernel)(h)) for head in heads])
+        h = layers.Flatten()(h)
+        if condition is not None:
+            h = layers.Concatenate()([h, condition])
+        h = layers.Dense(self.dense_units, activation=self.activation)(h)
+        return _encoder(inputs, [layers.Dense(latent_dim, name=head)(h) for head in heads])
+
+    def build_decoder(self, image_shape, latent_dim, num_classes=0):
+        h, inputs = _decoder_inputs(latent_dim, num_classes)
+        feature_shape = (*self._feature_shape(image_shape), self.filters[-1])
+        if self.dense_units is None:
+            h = layers.Reshape((1, 1, h.shape[-1]))(h)
+            h = self._conv_block(self._conv(feature_shape[-1], feature_shape[:2], padding="valid", transpose=True), h)
+        else:
+            h = layers.Dense(math.prod(feature_shape), activation=self.activation)(h)
+            h = layers.Reshape(feature_shape)(h)
+        for filters in reversed(self.filters):
+            h = self._conv_block(self._conv(filters, self.kernel_size, strides=2, transpose=True), h)
+        logits = layers.Conv2DTranspose(image_shape[-1], self.kernel_size, padding="same", name="logits")(h)
+        padding = self._padding(image_shape)
+        if any(map(sum, padding)):
+            logits = layers.Cropping2D(padding)(logits)
+        return keras.Model(inputs, logits, name="decoder")
+
+
+_BODIES = {"dense": DenseBody, "conv": ConvBody}
+
+
+def get(identifier):
+    """Returns a Body from a Body, a name (`"dense"`, `"conv"`) or a serialised config dict.
+
+    Args:
+        identifier: a `Body` instance, one of the names above, or the output of
+            `keras.saving.serialize_keras_object(body)`.
+
+    Example:
+        >>> get("conv").filters
+        (32, 64)
+    """
+    if isinstance(identifier, Body):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _BODIES:
+            raise ValueError(f"unknown body {identifier!r}; known bodies: {sorted(_BODIES)}")
+        return _BODIES[identifier]()
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    raise TypeError(f"body must be a Body, a name in {sorted(_BODIES)} or a config dict, got {identifier!r}")

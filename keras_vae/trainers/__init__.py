@@ -1,0 +1,24 @@
+"""The backend-specific half of `train_step` and `test_step`, chosen once for the active Keras backend.
+
+Each family writes its loss terms once in `keras.ops` (`compute_loss_terms`); the module for the running
+backend turns them into a training step, as Keras itself keeps one trainer per backend
+(keras/src/backend/<name>/trainer.py):
+
+- `tensorflow.py`: a `tf.GradientTape` around the loss terms;
+- `jax.py`: the stateless `train_step(state, data)` with `jax.value_and_grad`, carrying the updated
+  non-trainable state (batch-norm statistics, the sampler's seed) out of the step;
+- `torch.py`: `loss.backward()`, then `optimizer.apply` under `torch.no_grad()`.
+"""
+
+import importlib
+
+import keras
+
+_BACKEND = keras.config.backend()
+if _BACKEND not in ("tensorflow", "jax", "torch"):
+    raise ImportError(f"keras_vae trains on the tensorflow, jax and torch backends of Keras, not {_BACKEND!r}; "
+                      "set KERAS_BACKEND to one of them")
+_trainer = importlib.import_module(f"keras_vae.trainers.{_BACKEND}")
+
+train_step = _trainer.train_step
+test_step = _trainer.test_step

@@ -1,0 +1,53 @@
+"""JAX backend: stateless steps that Keras's JAX trainer jit-compiles.
+
+The state is `(trainable, non_trainable, optimizer, metrics)` variable values. The loss terms run inside a
+`keras.StatelessScope` mapping each variable to its value, so the same `keras.ops` code as on the other
+backends runs here; the values it assigns (batch-norm moving statistics, the sampler's seed state, the
+metrics) are read back from the scope and returned as the new state.
+"""
+
+import functools
+
+import jax
+import keras
+
+
+def _current(scope, variables, values):
+    """The values of `variables` after the scope ran: the assigned ones, else the ones passed in."""
+    current = [scope.get_current_value(variable) for variable in variables]
+    return [value if new is None else new for new, value in zip(current, values)]
+
+
+def _loss_terms(trainable, model, non_trainable, optimizer_variables, data, training):
+    mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable)]
+    if training:
+        mapping += zip(model.optimizer.variables, optimizer_variables)
+    with keras.StatelessScope(state_mapping=mapping) as scope:
+        terms = model.compute_loss_terms(data, training=training)
+        loss = model.optimizer.scale_loss(terms["loss"]) if training else terms["loss"]
+    return loss, (terms, _current(scope, model.non_trainable_variables, non_trainable))
+
+
+def _update_metrics(model, metrics_variables, terms):
+    with keras.StatelessScope(state_mapping=list(zip(model.metrics_variables, metrics_variables))) as scope:
+        logs = model.update_metrics(terms)
+    return logs, _current(scope, model.metrics_variables, metrics_variables)
+
+
+def train_step(model, state, data):
+    """One optimisation step on a batch; returns `(logs, new_state)`."""
+    trainable, non_trainable, optimizer_variables, metrics_variables = state
+    loss_fn = functools.partial(_loss_terms, model=model, non_trainable=non_trainable,
+                                optimizer_variables=optimizer_variables, data=data, training=True)
+    (_, (terms, non_trainable)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+    trainable, optimizer_variables = model.optimizer.stateless_apply(optimizer_variables, grads, trainable)
+    logs, metrics_variables = _update_metrics(model, metrics_variables, terms)
+    return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+
+def test_step(model, state, data):
+    """Evaluates the loss terms on a batch; returns `(logs, new_state)`."""
+    trainable, non_trainable, metrics_variables = state
+    _, (terms, non_trainable) = _loss_terms(trainable, model, non_trainable, (), data, training=False)
+    logs, metrics_variables = _update_metrics(model, metrics_variables, terms)
+    return logs, (trainable, non_trainable, metrics_variables)
