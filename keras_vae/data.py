@@ -366,7 +366,8 @@ def load(
         ``(x_train, y_train), (x_test, y_test)``: images are new float32
         arrays of shape ``(N, 28, 28, 1)``, labels new int32 arrays of shape
         ``(N,)``. With ``binarize="dynamic"``, ``x_train`` is a
-        `DynamicBinarization` yielding image batches only.
+        `DynamicBinarization` yielding ``(images, labels)`` batches (the
+        unconditional models ignore the labels; the conditional VAE uses them).
 
     Raises:
         ValueError: If ``name`` or ``binarize`` is unknown.
@@ -388,7 +389,7 @@ def load(
         x_train, x_test = ((x > 0.5).astype(np.float32) for x in (x_train, x_test))
     elif binarize == "dynamic":
         x_test = _bernoulli(x_test, np.random.default_rng([_TEST_DRAW, seed]))
-        x_train = DynamicBinarization(x_train, batch_size=batch_size, seed=seed)
+        x_train = DynamicBinarization(x_train, y_train, batch_size=batch_size, seed=seed)
     return (x_train, y_train), (x_test, y_test)
 
 

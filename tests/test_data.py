@@ -136,7 +136,10 @@ def test_dynamic_binarization_of_real_mnist(mnist):
     )
     assert isinstance(train, data.DynamicBinarization) and len(train) == 600
     np.testing.assert_array_equal(y_train, mnist[0][1])
-    np.testing.assert_array_equal(train[5], train_again[5])
+    (x5, y5), (x5_again, y5_again) = train[5], train_again[5]
+    np.testing.assert_array_equal(x5, x5_again)
+    np.testing.assert_array_equal(y5, y5_again)
+    assert set(y5) <= set(range(10)) and len(y5) == len(x5) == 100
     np.testing.assert_array_equal(x_test, x_test_again)
     assert set(np.unique(x_test)) == {0.0, 1.0}
     assert x_test.mean() == pytest.approx(mnist[1][0].mean(), abs=2e-3)

@@ -1,0 +1,116 @@
+"""The `keras-vae` command, run in-process on a small real-MNIST .npz so training takes seconds."""
+
+import json
+
+import keras
+import matplotlib.image
+import numpy as np
+import pytest
+
+from keras_vae import cli
+
+
+@pytest.fixture
+def small_data_dir(small_mnist, tmp_path, monkeypatch):
+    """A KERAS_VAE_DATA_DIR holding mnist.npz with 512 real training and 128 real test images."""
+    (x, y), (x_test, y_test) = small_mnist
+    as_bytes = lambda images: np.round(images[..., 0] * 255).astype(np.uint8)  # noqa: E731
+    directory = tmp_path / "data"
+    directory.mkdir()
+    np.savez(directory / "mnist.npz", x_train=as_bytes(x[:512]), y_train=y[:512],
+             x_test=as_bytes(x_test[:128]), y_test=y_test[:128])
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(directory))
+    return directory
+
+
+def train(out, *args):
+    return cli.main(["train", *args, "--batch-size", "64", "--out", str(out), "--verbose", "0"])
+
+
+def test_list_names_every_model(capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == cli.zoo.list_models()
+
+
+def test_train_writes_model_history_metrics_and_figures(small_data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert train(out, "vae", "--epochs", "2") == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == len(history["val_loss"]) == 2
+    assert history["loss"][1] < history["loss"][0]
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert metrics["model"] == "vae" and metrics["epochs"] == 2
+    assert metrics["loss"] == pytest.approx(metrics["reconstruction_loss"] + metrics["kl_loss"], rel=1e-3)
+    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
+    assert model.get_config()["latent_dim"] == 2
+    for figure in ("samples.png", "reconstructions.png"):
+        pixels = matplotlib.image.imread(out / figure)
+        assert pixels.shape[0] > 300 and pixels.std() > 0.1, f"{figure} looks blank"
+    assert not (out / "backup").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.json", "model.keras", "reconstructions.png", "samples.png", "test_metrics.json"]
+
+
+def test_train_refuses_to_overwrite_a_finished_run(small_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(out, "ae", "--epochs", "1") == 0
+    assert not (out / "samples.png").exists()  # no prior, no samples
+    before = (out / "model.keras").read_bytes()
+    assert train(out, "ae", "--epochs", "1") == 2
+    assert "already holds a trained model.keras" in capsys.readouterr().err
+    assert (out / "model.keras").read_bytes() == before
+
+
+def test_resume_continues_an_interrupted_run(small_data_dir, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    original = cli.HistoryWriter.on_epoch_end
+
+    def crash_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(cli.HistoryWriter, "on_epoch_end", crash_after_second_epoch)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(out, "vae", "--epochs", "3")
+    monkeypatch.setattr(cli.HistoryWriter, "on_epoch_end", original)
+    assert (out / "backup").exists() and not (out / "model.keras").exists()
+
+    assert train(out, "vae", "--epochs", "3") == 2
+    assert "--resume" in capsys.readouterr().err
+    assert train(out, "vae", "--epochs", "3", "--resume") == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 3 and history["loss"][2] < history["loss"][0]
+    assert not (out / "backup").exists()
+
+
+def test_conditional_model_trains_on_dynamically_binarized_data(small_data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert train(out, "cvae", "--epochs", "1", "--binarize", "dynamic") == 0
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert metrics["binarize"] == "dynamic" and np.isfinite(metrics["loss"])
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "conv_vea"], "Did you mean 'conv_vae'"),
+    (["train", "vae", "--epochs", "0"], "--epochs: must be a positive integer"),
+    (["train", "vae", "--dataset", "cifar10"], "--dataset: invalid choice"),
+    (["train", "vae", "--learning-rate", "-1"], "--learning-rate: must be a positive number"),
+    (["fly"], "invalid choice"),
+])
+def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys):
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_unwritable_output_fails_before_training(small_data_dir, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    assert train(blocker / "run", "vae", "--epochs", "1") == 2
+    assert str(blocker) in capsys.readouterr().err
