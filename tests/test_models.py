@@ -74,7 +74,7 @@ def test_batch_norm_statistics_update_in_train_step(small_mnist):
     batch = x[:64]
     model = build("conv_vae_bn")
     bn = next(layer for layer in model.encoder.layers if isinstance(layer, keras.layers.BatchNormalization))
-    features = keras.Model(model.encoder.inputs, bn.input)
+    features = keras.Model(model.encoder.inputs[0], bn.input)
     batch_mean = numpy(features(batch, training=True)).mean(axis=(0, 1, 2))
     fit(model, batch, None, epochs=1, batch_size=64, shuffle=False)
     np.testing.assert_allclose(numpy(bn.moving_mean), (1 - bn.momentum) * batch_mean, rtol=1e-3, atol=1e-6)
