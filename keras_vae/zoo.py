@@ -2,17 +2,30 @@
 
 Every entry is registered beside the family that defines it (`register(...)` at the end of
 `keras_vae/models/<family>.py`), as plain data: the class and the constructor arguments that differ from
-its defaults.
+its defaults. An entry with pretrained weights has a folder in the repository's `zoo/` (installed as the
+data package `keras_vae.pretrained`): its recipe, the weights with their sha256, the measured numbers
+(`metrics.json`, written by `keras-vae evaluate`) and a model card.
 
 Example:
     >>> import keras_vae
     >>> keras_vae.zoo.list_models()[:3]
     ['ae', 'beta_vae', 'conv_vae']
     >>> model = keras_vae.zoo.get("conv_vae", latent_dim=8)
+    >>> trained = keras_vae.zoo.get("conv_vae", pretrained=True)
 """
 
 import dataclasses
 import difflib
+import importlib.resources
+import json
+import math
+from pathlib import Path
+
+import h5py
+
+from keras_vae import recipes
+
+METRICS_FILE = "metrics.json"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,27 +74,114 @@ def entry(name):
     return _REGISTRY[name]
 
 
-def get(name, **overrides):
-    """Builds a fresh model of the entry `name`.
+def folder(name):
+    """The folder holding the entry's recipe, weights and model card (it may not exist).
 
     Args:
         name: a name from `list_models()`.
-        **overrides: constructor arguments replacing the entry's, e.g. `latent_dim=8`.
+    """
+    entry(name)
+    return Path(str(importlib.resources.files("keras_vae.pretrained"))) / name
+
+
+def get(name, pretrained=False, **overrides):
+    """Builds a model of the entry `name`, fresh or with the project's trained weights.
+
+    Args:
+        name: a name from `list_models()`.
+        pretrained: load the weights this project trained (verified against the sha256 in the recipe).
+        **overrides: constructor arguments replacing the entry's, e.g. `latent_dim=8`; with `pretrained`
+            they must keep the architecture (e.g. `beta`, `seed`).
 
     Returns:
         An uncompiled `keras.Model`; call `compile(optimizer=...)` before `fit`.
+
+    Raises:
+        ValueError: for an unknown name, a weights file whose sha256 differs from the recipe's, or weights
+            that do not fit the (overridden) architecture.
+        FileNotFoundError: if the entry has no pretrained weights or their file is missing.
+
+    Example:
+        >>> model = get("vae", pretrained=True)
+        >>> images = model.sample(16, seed=0)
     """
     found = entry(name)
-    return found.model_class(**{**found.config, **overrides})
+    model = found.model_class(**{**found.config, **overrides})
+    if pretrained:
+        load_weights(model, _pretrained_weights(name), f"{name!r} built with {overrides or 'no overrides'}")
+    return model
+
+
+def load_weights(model, path, what=None):
+    """`model.load_weights(path)`, refusing a file whose variables are not exactly the model's.
+
+    Keras loads a file holding more variables than the model (say a VAE's into an autoencoder) without a
+    word; this compares every stored variable's shape with the model's first.
+
+    Args:
+        model: a built model.
+        path: a `.weights.h5` file.
+        what: how to name the model in an error (default: its class).
+
+    Raises:
+        ValueError: if the file is not a readable weights file or does not fit the model.
+
+    Example:
+        >>> load_weights(zoo.get("vae"), "runs/vae/model.weights.h5")
+    """
+    what = what or type(model).__name__
+    try:
+        with h5py.File(path, "r") as file:
+            stored = []
+            file.visititems(lambda key, item: stored.append(tuple(item.shape))
+                            if isinstance(item, h5py.Dataset) and not key.startswith("optimizer") else None)
+    except OSError as error:
+        raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
+    expected = [tuple(weight.shape) for weight in model.weights]
+    if sorted(stored) != sorted(expected):
+        raise ValueError(f"weights file {path} does not fit {what}: it holds {len(stored)} variables with "
+                         f"{sum(map(math.prod, stored)):,} values, the model has {len(expected)} with "
+                         f"{sum(map(math.prod, expected)):,}")
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise ValueError(f"weights file {path} does not fit {what}: {error}") from None
+
+
+
+def _pretrained_weights(name):
+    try:
+        return recipes.weights_path(folder(name))
+    except FileNotFoundError as error:
+        trained = [n for n in list_models() if has_pretrained(n)]
+        raise FileNotFoundError(f"no pretrained weights for {name!r} ({error}); entries with weights: "
+                                f"{', '.join(trained) or 'none'}") from None
+
+
+def has_pretrained(name):
+    """Whether the entry's folder records trained weights (their sha256 is checked when they load)."""
+    try:
+        return recipes.read(folder(name))["weights"] is not None
+    except FileNotFoundError:
+        return False
 
 
 def describe(name):
-    """Returns a dict describing the entry: class, description, dataset and the full model config."""
+    """Returns a dict describing the entry: class, description, dataset, full config, recipe and card numbers.
+
+    Example:
+        >>> describe("conv_vae")["card"]["test_elbo"]["loss"]     # measured by `keras-vae evaluate`
+    """
     found = entry(name)
+    place = folder(name)
+    has_recipe = (place / recipes.RECIPE_FILE).is_file()
     return {
         "name": found.name,
         "class": found.model_class.__name__,
         "description": found.description,
         "dataset": found.dataset,
         "config": get(name).get_config(),
+        "pretrained": has_pretrained(name),
+        "recipe": recipes.read(place) if has_recipe else None,
+        "card": json.loads((place / METRICS_FILE).read_text()) if (place / METRICS_FILE).is_file() else None,
     }

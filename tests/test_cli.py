@@ -49,7 +49,7 @@ def test_train_writes_model_history_metrics_and_figures(small_data_dir, tmp_path
         assert pixels.shape[0] > 300 and pixels.std() > 0.1, f"{figure} looks blank"
     assert not (out / "backup").exists()
     assert sorted(p.name for p in out.iterdir()) == [
-        "history.json", "model.keras", "reconstructions.png", "samples.png", "test_metrics.json"]
+        "history.json", "model.keras", "model.weights.h5", "reconstructions.png", "samples.png", "test_metrics.json"]
 
 
 def test_train_refuses_to_overwrite_a_finished_run(small_data_dir, tmp_path, capsys):
@@ -114,3 +114,74 @@ def test_unwritable_output_fails_before_training(small_data_dir, tmp_path, capsy
     blocker.write_text("not a directory")
     assert train(blocker / "run", "vae", "--epochs", "1") == 2
     assert str(blocker) in capsys.readouterr().err
+
+
+def test_train_from_a_recipe_with_command_line_overrides(small_data_dir, tmp_path):
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    (recipe / "recipe.json").write_text(json.dumps(
+        {"model": "vae", "training": {"epochs": 3, "schedule": "cosine", "seed": 5, "learning_rate": 0.002}}))
+    out = tmp_path / "run"
+    assert train(out, "--recipe", str(recipe), "--epochs", "2") == 0
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert (metrics["model"], metrics["epochs"], metrics["schedule"], metrics["seed"]) == ("vae", 2, "cosine", 5)
+    assert metrics["learning_rate"] == 0.002 and metrics["batch_size"] == 64
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
+
+
+def test_a_recipe_for_another_model_is_refused(tmp_path, capsys):
+    (tmp_path / "recipe.json").write_text(json.dumps({"model": "vae"}))
+    assert train(tmp_path / "run", "ae", "--recipe", str(tmp_path)) == 2
+    assert "trains 'vae', not 'ae'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def trained_vae(tmp_path_factory, small_mnist):
+    """A one-epoch `keras-vae train vae` run directory."""
+    (x, y), (x_test, y_test) = small_mnist
+    directory = tmp_path_factory.mktemp("data")
+    as_bytes = lambda images: np.round(images[..., 0] * 255).astype(np.uint8)  # noqa: E731
+    np.savez(directory / "mnist.npz", x_train=as_bytes(x[:512]), y_train=y[:512],
+             x_test=as_bytes(x_test[:128]), y_test=y_test[:128])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_VAE_DATA_DIR", str(directory))
+        out = tmp_path_factory.mktemp("runs") / "vae"
+        assert train(out, "vae", "--epochs", "1") == 0
+    return directory, out
+
+
+@pytest.mark.parametrize("weights", ["model.weights.h5", "model.keras"])
+def test_evaluate_a_run_writes_json(trained_vae, weights, tmp_path, monkeypatch):
+    directory, run = trained_vae
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(directory))
+    report = tmp_path / "metrics.json"
+    assert cli.main(["evaluate", "vae", "--weights", str(run / weights), "--limit", "32", "--k", "4",
+                     "--json", str(report)]) == 0
+    result = json.loads(report.read_text())
+    assert result["model"] == "vae" and result["weights"] == str(run / weights)
+    assert 0 < result["iwae_nll"]["nll"] < 784 * np.log(2) * 1.5
+    assert result["test_elbo"]["loss"] == pytest.approx(
+        result["test_elbo"]["reconstruction_loss"] + result["test_elbo"]["kl_loss"], rel=1e-3)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "vae"], "one of the arguments --pretrained --weights is required"),
+    (["evaluate", "vae", "--weights", "nowhere.weights.h5"], "no such file"),
+    (["evaluate", "vae", "--pretrained", "--k", "0"], "--k: must be a positive integer"),
+    (["export", "vae", "out", "--weights", "nowhere.keras"], "no such file"),
+])
+def test_bad_evaluate_and_export_command_lines(argv, message, capsys):
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_weights_of_another_model_are_refused(trained_vae, capsys):
+    _, run = trained_vae
+    assert cli.main(["evaluate", "ae", "--weights", str(run / "model.weights.h5"), "--limit", "8"]) == 2
+    assert "does not fit 'ae'" in capsys.readouterr().err
+    assert cli.main(["evaluate", "cvae", "--weights", str(run / "model.keras"), "--limit", "8"]) == 2
+    assert "holds a VAE, not the ConditionalVAE of 'cvae'" in capsys.readouterr().err

@@ -29,6 +29,8 @@ class ConvVAE(VAE):
 
 
 register("conv_vae", ConvVAE, description="Keras tutorial conv VAE: Conv2D 32/64 stride 2, Dense 16, latent 2")
+register("conv_vae_fashion", ConvVAE, dataset="fashion_mnist",
+         description="the Keras tutorial conv VAE (latent 2) trained on Fashion-MNIST")
 register(
     "conv_vae_bn", ConvVAE,
     description="PyTorch tutorial conv VAE: 4x4 stride-2 convs 16/32/64 with batch norm on 32x32-padded images, "

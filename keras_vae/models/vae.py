@@ -6,6 +6,7 @@ from keras import ops
 from keras_vae.layers import Sampling
 from keras_vae.losses import kl_divergence, reconstruction_loss
 from keras_vae.models.base import BaseAutoencoder
+from keras_vae.models.bodies import DenseBody
 from keras_vae.zoo import register
 
 
@@ -74,4 +75,7 @@ class BetaVAE(VAE):
 
 
 register("vae", VAE, description="dense VAE 784-128-16-2, the Keras/PyTorch MNIST tutorials' first VAE")
+register("vae_binarized", VAE,
+         description="dense VAE 784-512-256-32 for dynamically binarised MNIST: the likelihood (IWAE NLL) entry",
+         body=DenseBody(hidden_units=(512, 256)), latent_dim=32)
 register("beta_vae", BetaVAE, description="beta-VAE (beta=4) on the tutorial conv body, latent 2")

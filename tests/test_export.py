@@ -1,0 +1,349 @@
+"""keras_vae.export: a SavedModel that serves encode / decode / reconstruct / sample with TensorFlow alone.
+
+The models are exported once per module. On a backend Keras cannot export from (PyTorch) the weights are
+saved and exported by a TensorFlow-backend subprocess, the workaround `export_saved_model`'s error names,
+so the loaded SavedModels are still compared with the models of the backend under test. The SavedModels
+are loaded by one subprocess that imports TensorFlow and numpy only, which runs every call of the tables
+below and returns the outputs and errors through files.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_vae import export
+from harness import build, fit, numpy
+
+BACKEND = keras.backend.backend()
+EXPORTS_HERE = BACKEND in export.SUPPORTED_BACKENDS
+needs_export_here = pytest.mark.skipif(not EXPORTS_HERE, reason=f"Keras cannot export from the {BACKEND} backend")
+NAMES = ("vae", "conv_vae", "ae", "cvae")
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
+TF_ERRORS = {"ValueError", "TypeError", "InvalidArgumentError"}
+
+# Loads the SavedModels with TensorFlow alone and runs the calls written beside them (`write_calls`); an
+# endpoint "signatures/NAME" is called as TF Serving does, through the signature (a concrete function).
+PROBE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+folder, names = sys.argv[1], sys.argv[2:]
+report = {}
+for name in names:
+    served = tf.saved_model.load(f"{folder}/{name}")
+    calls = json.loads(open(f"{folder}/{name}.calls.json").read())
+    arrays = np.load(f"{folder}/{name}.inputs.npz")
+    outputs, errors = {}, {}
+    for call, endpoint in calls.items():
+        inputs = {key.split(".")[1]: tf.constant(arrays[key]) for key in arrays.files if key.startswith(call + ".")}
+        signature = endpoint.startswith("signatures/")
+        function = served.signatures[endpoint.split("/")[1]] if signature else getattr(served, endpoint)
+        try:
+            result = function(**inputs)
+        except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+            errors[call] = type(error).__name__
+            continue
+        outputs.update({f"{call}.{key}": value.numpy() for key, value in result.items()})
+    np.savez(f"{folder}/{name}.outputs.npz", **outputs)
+    signatures = {key: {"inputs": sorted(fn.structured_input_signature[1]), "outputs": sorted(fn.structured_outputs)}
+                  for key, fn in served.signatures.items()}
+    report[name] = {"errors": errors, "signatures": signatures}
+report["keras_vae_imported"] = "keras_vae" in sys.modules
+open(f"{folder}/report.json", "w").write(json.dumps(report))
+"""
+
+# Exports models from their saved weights, on a backend that can (used when the backend under test cannot).
+EXPORT_ELSEWHERE = """
+import sys
+from keras_vae import export, zoo
+
+folder, names = sys.argv[1], sys.argv[2:]
+for name in names:
+    model = zoo.get(name)
+    model.load_weights(f"{folder}/{name}.weights.h5")
+    export.export_saved_model(model, f"{folder}/{name}")
+"""
+
+# What the Keras model computes for an endpoint's inputs, keyed as the endpoint's outputs.
+KERAS = {
+    "encode": lambda model, images, labels=None: dict(zip(model.encoder_heads, _listed(model.encode(images, labels)))),
+    "decode": lambda model, z, labels=None: {"images": model.decode(z, labels)},
+    "reconstruct": lambda model, images, labels=None: {"images": model.reconstruct(images, labels)},
+}
+KERAS["serve"] = KERAS["signatures/serving_default"] = KERAS["reconstruct"]
+
+
+def _listed(outputs):
+    return outputs if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def run_python(code, *args, backend=BACKEND):
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                            env={**ENV, "KERAS_BACKEND": backend}, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def has_prior(model):
+    return "z_log_var" in model.encoder_heads
+
+
+def good_calls(model, x, y):
+    """call id -> (endpoint, inputs): calls that must succeed, with batch sizes differing between endpoints."""
+    z = np.random.default_rng(0).normal(size=(3, model.latent_dim)).astype("float32")
+    cond = (lambda labels: {"labels": labels}) if model.num_classes else (lambda labels: {})
+    calls = {
+        "encode": ("encode", {"images": x[:8], **cond(y[:8])}),
+        "decode": ("decode", {"z": z, **cond(y[:3])}),
+        "reconstruct": ("reconstruct", {"images": x[:5], **cond(y[:5])}),
+        "serve": ("serve", {"images": x[:5], **cond(y[:5])}),
+        "serving_default": ("signatures/serving_default", {"images": x[:6], **cond(y[:6])}),
+    }
+    if model.num_classes:
+        other = (y + 1) % model.num_classes
+        calls["decode_other"] = ("decode", {"z": z, "labels": other[:3]})
+        calls["reconstruct_other"] = ("reconstruct", {"images": x[:5], "labels": other[:5]})
+    if has_prior(model):
+        for call, n, seed, labels in (("sample", 5, 3, y[:5]), ("sample_again", 5, 3, y[:5]),
+                                      ("sample_seed4", 5, 4, y[:5]), ("sample_n2", 2, 3, y[:2])):
+            calls[call] = ("sample", {"n": np.int32(n), "seed": np.int32(seed), **cond(labels)})
+    if has_prior(model) and model.num_classes:
+        calls["sample_other"] = ("sample", {"n": np.int32(5), "seed": np.int32(3), "labels": other[:5]})
+        calls["sample_one_label"] = ("sample", {"n": np.int32(4), "seed": np.int32(3), "labels": y[:1]})
+        calls["sample_same_labels"] = ("sample", {"n": np.int32(4), "seed": np.int32(3), "labels": np.repeat(y[:1], 4)})
+    return calls
+
+
+def bad_calls(model, x, y):
+    """call id -> (endpoint, inputs): calls whose inputs are wrong, which TensorFlow must reject."""
+    cond = (lambda labels: {"labels": labels}) if model.num_classes else (lambda labels: {})
+    calls = {
+        "images_without_channel_axis": ("encode", {"images": x[:2, ..., 0], **cond(y[:2])}),
+        "float64_images": ("reconstruct", {"images": x[:2].astype("float64"), **cond(y[:2])}),
+        "z_of_wrong_size": ("decode", {"z": np.zeros((2, model.latent_dim + 1), "float32"), **cond(y[:2])}),
+        "half_images_to_the_signature": ("signatures/serving_default", {"images": x[:2, :14], **cond(y[:2])}),
+    }
+    if model.num_classes:
+        calls["fewer_labels_than_images"] = ("reconstruct", {"images": x[:4], "labels": y[:3]})
+        calls["no_labels"] = ("decode", {"z": np.zeros((2, model.latent_dim), "float32")})
+        calls["float_labels"] = ("encode", {"images": x[:2], "labels": y[:2].astype("float32")})
+    if has_prior(model):
+        calls["zero_images"] = ("sample", {"n": np.int32(0), "seed": np.int32(1), **cond(y[:1])})
+        calls["n_not_a_scalar"] = ("sample", {"n": np.int32([2]), "seed": np.int32(1), **cond(y[:2])})
+    return calls
+
+
+def write_calls(folder, name, calls):
+    np.savez(folder / f"{name}.inputs.npz",
+             **{f"{call}.{key}": value for call, (_, inputs) in calls.items() for key, value in inputs.items()})
+    (folder / f"{name}.calls.json").write_text(json.dumps({call: endpoint for call, (endpoint, _) in calls.items()}))
+
+
+@pytest.fixture(scope="module")
+def models(small_mnist):
+    """Tiny models; the VAE is fitted for two steps so that no weight keeps its initial value."""
+    (x, y), _ = small_mnist
+    built = {name: build(name) for name in NAMES}
+    fit(built["vae"], x[:128], y[:128], batch_size=64, epochs=1)
+    return built
+
+
+@pytest.fixture(scope="module")
+def exported(models, tmp_path_factory):
+    """The folder holding one SavedModel per model, named as the model."""
+    folder = tmp_path_factory.mktemp("exports")
+    if EXPORTS_HERE:
+        for name, model in models.items():
+            assert export.export_saved_model(model, folder / name) == folder / name
+    else:
+        for name, model in models.items():
+            model.save_weights(folder / f"{name}.weights.h5")
+        run_python(EXPORT_ELSEWHERE, folder, *NAMES, backend="tensorflow")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def served(models, exported, small_mnist):
+    """Runs every good and bad call in a TensorFlow-only process: (calls, outputs per model, report)."""
+    _, (x, y) = small_mnist
+    calls = {name: (good_calls(model, x, y), bad_calls(model, x, y)) for name, model in models.items()}
+    for name, (good, bad) in calls.items():
+        write_calls(exported, name, {**good, **bad})
+    run_python(PROBE, exported, *NAMES)
+    outputs = {name: dict(np.load(exported / f"{name}.outputs.npz")) for name in NAMES}
+    return calls, outputs, json.loads((exported / "report.json").read_text())
+
+
+def test_loading_needs_neither_keras_vae_nor_its_code(served):
+    _, _, report = served
+    assert report["keras_vae_imported"] is False  # (importing TensorFlow imports Keras itself)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_signatures_have_the_documented_names(name, models, served):
+    model, (_, _, report) = models[name], served
+    labels = ["labels"] if model.num_classes else []
+    expected = {
+        "encode": (["images", *labels], sorted(model.encoder_heads)),
+        "decode": (sorted(["z", *labels]), ["images"]),
+        "reconstruct": (["images", *labels], ["images"]),
+        "serve": (["images", *labels], ["images"]),
+        "serving_default": (["images", *labels], ["images"]),
+    }
+    if has_prior(model):
+        expected["sample"] = (sorted(["n", "seed", *labels]), ["images"])
+    signatures = report[name]["signatures"]
+    assert {key: (sig["inputs"], sig["outputs"]) for key, sig in signatures.items()} == expected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_served_outputs_equal_the_keras_model(name, models, served):
+    model, (calls, outputs, _) = models[name], served
+    good, outputs = calls[name][0], outputs[name]
+    compared = [call for call, (endpoint, _) in good.items() if endpoint in KERAS]
+    assert len(compared) >= 5
+    for call in compared:
+        endpoint, inputs = good[call]
+        for key, expected in KERAS[endpoint](model, **inputs).items():
+            np.testing.assert_allclose(outputs[f"{call}.{key}"], numpy(expected), rtol=0, atol=1e-5,
+                                       err_msg=f"{name}: {call} -> {key}")
+
+
+@pytest.mark.parametrize("name", ["vae", "conv_vae", "cvae"])
+def test_sample_is_seeded(name, models, served):
+    model, outputs = models[name], served[1][name]
+    images = {call: outputs[f"{call}.images"] for call in ("sample", "sample_again", "sample_seed4", "sample_n2")}
+    assert images["sample"].shape == (5, *model.image_shape)
+    assert images["sample_n2"].shape == (2, *model.image_shape)
+    np.testing.assert_array_equal(images["sample"], images["sample_again"])
+    assert not np.allclose(images["sample"], images["sample_seed4"])
+    for drawn in images.values():
+        assert drawn.min() >= 0.0 and drawn.max() <= 1.0
+
+
+def test_the_autoencoder_has_no_sample_endpoint(served):
+    _, _, report = served
+    assert "sample" not in report["ae"]["signatures"]
+
+
+def test_cvae_labels_condition_decode_reconstruct_and_sample(served):
+    outputs = served[1]["cvae"]
+    for call in ("decode", "reconstruct", "sample"):
+        assert not np.allclose(outputs[f"{call}.images"], outputs[f"{call}_other.images"]), call
+    assert outputs["sample_one_label.images"].shape == (4, 28, 28, 1)
+    np.testing.assert_array_equal(outputs["sample_one_label.images"], outputs["sample_same_labels.images"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_inputs_raise_tensorflow_errors(name, served):
+    calls, _, report = served
+    _, bad = calls[name]
+    errors = report[name]["errors"]
+    assert set(errors) == set(bad)  # every good call succeeded, every bad one raised, the process lived
+    assert set(errors.values()) <= TF_ERRORS, errors
+
+
+def test_saved_model_cli_lists_every_signature(exported, served):
+    signatures = served[2]["cvae"]["signatures"]
+    cli = shutil.which("saved_model_cli")
+    command = [cli] if cli else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    result = subprocess.run([*command, "show", "--dir", str(exported / "cvae"), "--all"], capture_output=True,
+                            text=True, env=ENV, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(signatures) == 6
+    for signature in signatures:
+        assert f"signature_def['{signature}']" in result.stdout
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="keras.layers.TFSMLayer runs on the TensorFlow backend only")
+def test_tfsm_layer_wraps_decode(models, exported):
+    model = models["vae"]
+    layer = keras.layers.TFSMLayer(exported / "vae", call_endpoint="decode")
+    z = np.random.default_rng(1).normal(size=(4, model.latent_dim)).astype("float32")
+    np.testing.assert_allclose(numpy(layer(z)["images"]), numpy(model.decode(z)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.skipif(EXPORTS_HERE, reason=f"Keras exports SavedModels from the {BACKEND} backend")
+def test_an_unsupported_backend_says_where_to_export_from(models, tmp_path):
+    with pytest.raises(NotImplementedError, match="KERAS_BACKEND=jax"):
+        export.export_saved_model(models["ae"], tmp_path / "ae")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_models_get_clear_errors(tmp_path):
+    with pytest.raises(TypeError, match="needs a keras_vae model"):
+        export.export_saved_model(keras.Sequential([keras.layers.Dense(2)]), tmp_path / "model")
+    model = build("ae")
+    model.built = False
+    with pytest.raises(ValueError, match="is not built"):
+        export.export_saved_model(model, tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- atomic writes --------------------------------------------------------------------------------------------
+
+
+def archive_class():
+    """The class of the archives `keras.export.ExportArchive()` makes on this backend."""
+    return type(keras.export.ExportArchive())
+
+
+def write_partly_then(error):
+    def write_out(self, filepath, **kwargs):
+        Path(filepath, "saved_model.pb").write_bytes(b"half")
+        raise error
+    return write_out
+
+
+@pytest.fixture
+def old_export(models, tmp_path):
+    """An export of the autoencoder at tmp_path / "model", and a copy of its files' bytes."""
+    path = export.export_saved_model(models["ae"], tmp_path / "model")
+    return path, snapshot(path)
+
+
+def snapshot(folder):
+    return {file.relative_to(folder): file.read_bytes() for file in folder.rglob("*") if file.is_file()}
+
+
+@needs_export_here
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError("disk full")], ids=["interrupted", "failed"])
+def test_a_failed_export_leaves_nothing(models, tmp_path, monkeypatch, error):
+    monkeypatch.setattr(archive_class(), "write_out", write_partly_then(error))
+    with pytest.raises(type(error)):
+        export.export_saved_model(models["vae"], tmp_path / "model")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_export_here
+def test_an_existing_export_is_kept_without_overwrite(models, old_export):
+    path, files = old_export
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export.export_saved_model(models["vae"], path)
+    assert snapshot(path) == files and list(path.parent.iterdir()) == [path]
+
+
+@needs_export_here
+def test_an_existing_export_survives_a_failed_overwrite(models, old_export, monkeypatch):
+    path, files = old_export
+    monkeypatch.setattr(archive_class(), "write_out", write_partly_then(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        export.export_saved_model(models["vae"], path, overwrite=True)
+    assert snapshot(path) == files and list(path.parent.iterdir()) == [path]
+
+
+@needs_export_here
+def test_overwrite_replaces_an_existing_export(models, old_export):
+    path, files = old_export
+    (path / "stale.txt").write_text("from the old export")
+    export.export_saved_model(models["vae"], path, overwrite=True)
+    assert not (path / "stale.txt").exists() and snapshot(path) != files
+    assert list(path.parent.iterdir()) == [path]
