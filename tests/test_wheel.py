@@ -12,12 +12,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
 import sys
-import numpy as np
+import keras
 import keras_vae
 from keras_vae import zoo
 assert keras_vae.__file__.startswith(sys.prefix), keras_vae.__file__
 model = zoo.get("vae", pretrained=True)
-images = np.asarray(model.sample(4, seed=0))
+images = keras.ops.convert_to_numpy(model.sample(4, seed=0))
 assert images.shape == (4, 28, 28, 1) and 0.0 <= images.min() and images.max() <= 1.0
 print(zoo.folder("vae"))
 """
