@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_vae import data, recipes, zoo
+from keras_vae import evaluate as evaluation
 from keras_vae.files import atomic_path, write_json
 
 
@@ -175,8 +176,6 @@ def _trained_model(args):
 
 def evaluate(args):
     """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL and (CVAE) class accuracy, as JSON."""
-    from keras_vae import evaluate as evaluation
-
     model = _trained_model(args)
     result = evaluation.report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k,
                                limit=args.limit, seed=args.seed)

@@ -27,15 +27,12 @@ Example:
     >>> z_mean = served.encode(images=images)["z_mean"]
 """
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from keras_vae.files import atomic_directory
 from keras_vae.models.base import BaseAutoencoder
 
 #: the Keras backends whose `keras.export.ExportArchive` can trace a model's own functions
@@ -91,7 +88,7 @@ def export_saved_model(model, path, overwrite=False):
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     archive = _archive(model)
-    with _atomic_directory(path) as tmp:
+    with atomic_directory(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
     return path
 
@@ -164,41 +161,3 @@ def _sample_endpoint(model, decode):
         return decode(z) if labels is None else decode(z, tf.broadcast_to(labels, [n]))
 
     return tf.function(sample, input_signature=_specs(model, ("n", "seed", *condition)), autograph=False)
-
-
-@contextlib.contextmanager
-def _atomic_directory(path):
-    """Yields an empty temporary directory beside `path`; on success it takes `path`'s place, else it goes.
-
-    An existing `path` is moved aside only once the new directory is complete, and put back if the final
-    rename fails.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
-        yield tmp
-        _replace(tmp, path)
-    finally:
-        _remove(tmp)
-
-
-def _replace(new, path):
-    """Renames `new` to `path`, removing what `path` held after the rename."""
-    if not (path.exists() or path.is_symlink()):
-        os.replace(new, path)
-        return
-    old = new.with_name(f"{new.name}-old")
-    os.replace(path, old)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    _remove(old)
-
-
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink(missing_ok=True)

@@ -174,14 +174,14 @@ def describe(name):
     """
     found = entry(name)
     place = folder(name)
-    has_recipe = (place / recipes.RECIPE_FILE).is_file()
+    recipe = recipes.read(place) if (place / recipes.RECIPE_FILE).is_file() else None
     return {
         "name": found.name,
         "class": found.model_class.__name__,
         "description": found.description,
         "dataset": found.dataset,
         "config": get(name).get_config(),
-        "pretrained": has_pretrained(name),
-        "recipe": recipes.read(place) if has_recipe else None,
+        "pretrained": recipe is not None and recipe["weights"] is not None,
+        "recipe": recipe,
         "card": json.loads((place / METRICS_FILE).read_text()) if (place / METRICS_FILE).is_file() else None,
     }
