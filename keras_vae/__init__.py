@@ -10,6 +10,7 @@ Example:
     >>> keras_vae.evaluate.reconstruction_error(trained, x_test)
 
 `keras_vae.export` (TensorFlow SavedModel export) is imported on demand: it needs TensorFlow installed.
+`keras_vae.plots` (the tutorials' figures) is imported on demand too, to keep matplotlib out of the way.
 """
 
 from keras_vae import data, evaluate, losses, recipes, zoo

@@ -6,10 +6,12 @@
     keras-vae train --recipe zoo/conv_vae --out runs/conv_vae            # reproduce a zoo entry
     keras-vae evaluate conv_vae --pretrained --json zoo/conv_vae/metrics.json
     keras-vae export conv_vae exported/conv_vae --pretrained             # TensorFlow SavedModel
+    keras-vae plot manifold vae --pretrained --out figures               # the tutorials' figures
 """
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -75,21 +77,11 @@ def _prepare_out(out, resume):
 
 
 def _save_figures(model, x_test, y_test, out):
-    from keras_vae.plots import image_grid
+    from keras_vae import plots
 
-    labels = y_test[:50] if model.num_classes else None
-    pairs = np.concatenate([x_test[:50].reshape(5, 10, *x_test.shape[1:]),
-                            keras.ops.convert_to_numpy(model.reconstruct(x_test[:50], labels)).reshape(
-                                5, 10, *x_test.shape[1:])], axis=1)
-    image_grid(pairs.reshape(-1, *x_test.shape[1:]), title="test images (odd rows) and reconstructions",
-               path=out / "reconstructions.png")
-    if model.encoder_heads == ("code",):
-        return  # an autoencoder has no prior to sample
-    labels = np.repeat(np.arange(model.num_classes), 10) if model.num_classes else None
-    samples = model.sample(10 * (model.num_classes or 10), seed=0, labels=labels)
-    image_grid(keras.ops.convert_to_numpy(samples),
-               title="samples, one row per class" if model.num_classes else "samples from the prior",
-               path=out / "samples.png")
+    plots.reconstructions(model, x_test, y_test, n=50, path=out / "reconstructions.png")
+    if model.encoder_heads != ("code",):  # an autoencoder has no prior to sample
+        plots.samples(model, path=out / "samples.png")
 
 
 def _training_settings(args):
@@ -156,6 +148,8 @@ def train(args):
 
 def _trained_model(args):
     """The model named on the command line, with the zoo's weights or those of a file."""
+    if not (args.pretrained or args.weights):
+        raise ValueError("pass --pretrained (the zoo's weights) or --weights FILE")
     if args.pretrained:
         return zoo.get(args.name, pretrained=True)
     path = Path(args.weights)
@@ -192,6 +186,100 @@ def export(args):
 
     export_saved_model(_trained_model(args), args.out, overwrite=args.overwrite)
     print(f"wrote the SavedModel of {args.name} to {args.out}")
+    return 0
+
+
+def _numbers(count, kind=float):
+    """An argparse type for `count` comma-separated numbers: "-3,3,-3,3,0.25" -> (-3.0, 3.0, -3.0, 3.0, 0.25)."""
+
+    def parse(text):
+        try:
+            values = tuple(kind(part) for part in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(f"expected {count} comma-separated {kind.__name__}s, got {text!r}")
+        return values
+
+    return parse
+
+
+def _manifold_range(model, images, labels):
+    """The prior's central +-3 for a VAE; for an autoencoder, which has no prior, the box of its codes."""
+    from keras_vae.plots import encodings
+
+    if model.encoder_heads != ("code",):
+        return -3.0, 3.0, -3.0, 3.0, 0.25
+    x0, x1, y0, y1 = encodings.central_box(encodings.codes(model, images, labels)[:, :2])
+    least = max(x1 - x0, y1 - y0) / 24  # about 25 tiles along the longer side, at a round step
+    step = min(m * 10 ** math.floor(math.log10(least)) for m in (1, 2, 2.5, 5, 10)
+               if m * 10 ** math.floor(math.log10(least)) >= least)
+    return (math.floor(x0 / step) * step, math.ceil(x1 / step) * step, math.floor(y0 / step) * step,
+            math.ceil(y1 / step) * step, step)
+
+
+def _figure(args, model, images, labels, class_names, gif):
+    """Draws the figure `args.kind` of `model` over the test images."""
+    from keras_vae import plots
+
+    kind = args.kind
+    if kind in ("latent_scatter", "class_means"):
+        return getattr(plots, kind)(model, images, labels, class_names=class_names)
+    if kind == "latent_histograms":
+        return plots.latent_histograms(model, images, labels, dims=args.dims, class_names=class_names)
+    if kind == "reconstructions":
+        return plots.reconstructions(model, images, labels, n=args.n or 20)
+    if kind == "samples":
+        return plots.samples(model, n=args.n or 100, seed=args.seed, class_names=class_names)
+    if kind == "manifold":
+        x0, x1, y0, y1, step = args.range or _manifold_range(model, images, labels)
+        return plots.manifold(model, (x0, x1), (y0, y1), step, dims=args.dims or (0, 1),
+                              label=args.label if model.num_classes else None)
+    if kind == "interpolation":
+        start, end = args.between
+        return plots.interpolation(model, images, labels, start, end, steps=args.n or 10,
+                                   class_names=class_names, gif=gif)
+    ae = zoo.get("ae", pretrained=True)
+    plots.comparison.check_pair(ae, model)  # before the classifier's training, not after
+    (x_train, y_train), _ = data.load(zoo.entry(args.name).dataset)
+    classifier = evaluation.train_classifier(x_train[:args.classifier_images], y_train[:args.classifier_images],
+                                             seed=args.seed)
+    return plots.ae_vs_vae(ae, model, images, labels, classifier, names=("ae", args.name),
+                           class_names=class_names)
+
+
+def _history(args):
+    """training_curves' history file: --history, else the history.json beside --weights."""
+    if args.history:
+        return Path(args.history)
+    if args.weights:
+        return Path(args.weights).parent / "history.json"
+    raise ValueError("training_curves needs --history FILE (the history.json of `keras-vae train`), "
+                     "or --weights FILE of a run directory that holds one")
+
+
+def plot(args):
+    """`keras-vae plot`: draws one of the tutorials' figures of a trained model as OUT/NAME-KIND.png."""
+    from keras_vae import plots
+
+    target = Path(args.out) / f"{args.name}-{args.kind}.png"
+    gif = target.with_suffix(".gif") if args.kind == "interpolation" else None
+    if args.kind == "training_curves":
+        zoo.entry(args.name)
+        history = _history(args)
+        figure, source = plots.training_curves(history), str(history)
+    else:
+        entry = zoo.entry(args.name)
+        model = _trained_model(args)
+        _, (images, labels) = data.load(entry.dataset)
+        target.parent.mkdir(parents=True, exist_ok=True)  # the GIF is written with the figure
+        figure = _figure(args, model, images[:args.limit], labels[:args.limit],
+                         data.DATASETS[entry.dataset].class_names, gif)
+        source = "pretrained weights" if args.pretrained else str(args.weights)
+    figure.suptitle(f"{args.name} ({source})" + (f": {figure.get_suptitle()}" if figure.get_suptitle() else ""))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    plots.save(figure, target)
+    print(f"wrote {target}" + (f" and {gif}" if gif else ""))
     return 0
 
 
@@ -237,12 +325,35 @@ def _parser():
     command.add_argument("out", help="the SavedModel directory to write")
     command.add_argument("--overwrite", action="store_true", help="replace an existing export at OUT")
     command.set_defaults(func=export)
+
+    from keras_vae.plots import KINDS
+
+    command = commands.add_parser("plot", help="draw one of the tutorials' figures of a trained model")
+    command.add_argument("kind", choices=KINDS, help="the figure")
+    _add_model_arguments(command, required=False)
+    command.add_argument("--out", required=True, help="directory for NAME-KIND.png (and .gif)")
+    command.add_argument("--limit", type=_positive_int, default=10_000, help="test images used (default all)")
+    command.add_argument("--range", type=_numbers(5), metavar="X0,X1,Y0,Y1,STEP",
+                         help="manifold: latent range and step, e.g. --range=-2,2,-2,2,0.2 (default: "
+                              "-3,3,-3,3,0.25; for the AE, the box of its codes)")
+    command.add_argument("--dims", type=_numbers(2, int), metavar="I,J",
+                         help="manifold, latent_histograms: the latent coordinates shown")
+    command.add_argument("--label", type=int, default=0, help="manifold of a conditional model: the class")
+    command.add_argument("--between", type=_numbers(2, int), default=(3, 8), metavar="A,B",
+                         help="interpolation: from class A to class B (default 3,8)")
+    command.add_argument("--n", type=_positive_int, help="images: samples (100), reconstructions (20), "
+                                                        "interpolation steps (10)")
+    command.add_argument("--seed", type=int, default=0, help="samples, ae_vs_vae's classifier")
+    command.add_argument("--classifier-images", type=_positive_int, default=60_000,
+                         help="ae_vs_vae: training images of its digit classifier")
+    command.add_argument("--history", metavar="FILE", help="training_curves: a history.json of `keras-vae train`")
+    command.set_defaults(func=plot)
     return parser
 
 
-def _add_model_arguments(command):
+def _add_model_arguments(command, required=True):
     command.add_argument("name", help="a model from `keras-vae list`")
-    weights = command.add_mutually_exclusive_group(required=True)
+    weights = command.add_mutually_exclusive_group(required=required)
     weights.add_argument("--pretrained", action="store_true", help="the zoo's own trained weights")
     weights.add_argument("--weights", metavar="FILE", help="a .weights.h5 or .keras file of this model")
 

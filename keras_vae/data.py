@@ -61,6 +61,7 @@ class DatasetSpec:
         num_classes: Number of label classes.
         image_shape: Shape of one image, channels last.
         keras_loader: Module name in ``keras.datasets`` that downloads it.
+        class_names: What each label means, in label order.
     """
 
     debian_dir: str
@@ -68,12 +69,21 @@ class DatasetSpec:
     num_classes: int
     image_shape: tuple[int, int, int]
     keras_loader: str
+    class_names: tuple[str, ...]
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec("mnist", "mnist.npz", 10, (28, 28, 1), "mnist"),
+    "mnist": DatasetSpec(
+        "mnist", "mnist.npz", 10, (28, 28, 1), "mnist", tuple("0123456789")
+    ),
     "fashion_mnist": DatasetSpec(
-        "fashion-mnist", "fashion-mnist", 10, (28, 28, 1), "fashion_mnist"
+        "fashion-mnist",
+        "fashion-mnist",
+        10,
+        (28, 28, 1),
+        "fashion_mnist",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     ),
 }
 

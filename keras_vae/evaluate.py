@@ -18,7 +18,6 @@ Example:
     >>> nll = evaluate.iwae_nll(model, x_test, k=5000)   # nats per image; 784 log 2 = 543.4 untrained
 """
 
-import contextlib
 import math
 import time
 
@@ -27,6 +26,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
+from keras_vae.trainers import no_grad
 
 #: the binarisation of the test set that `report` estimates the likelihood on
 BINARIZATION = "dynamic, seed 0, test set drawn once"
@@ -35,15 +35,6 @@ DECODE_BUDGET_BYTES = 96 * 2**20
 
 
 # --- shared plumbing --------------------------------------------------------------------------------
-
-
-def _no_grad():
-    """A context that records no gradients: `torch.no_grad()` on the torch backend, nothing elsewhere."""
-    if keras.config.backend() == "torch":
-        import torch
-
-        return torch.no_grad()
-    return contextlib.nullcontext()
 
 
 def _numpy(tensor):
@@ -133,7 +124,7 @@ def reconstruction_error(model, images, labels=None, batch_size=500):
     """
     images, labels = _inputs(model, images, labels)
     squared = absolute = 0.0
-    with _no_grad():
+    with no_grad():
         for batch, batch_labels in _batches(images, labels, batch_size):
             error = ops.cast(model.reconstruct(batch, labels=batch_labels), "float32") - batch
             squared += float(ops.sum(ops.square(error)))
@@ -250,7 +241,7 @@ def iwae_log_likelihood(model, images, labels=None, k=5000, batch_size=500, seed
     group_size = max(1, max_decodes // k)
     generator = _seed_generator(seed)
     estimates = []
-    with _no_grad():
+    with no_grad():
         for batch, batch_labels in _batches(images, labels, batch_size):
             z_mean, z_log_var = (ops.cast(t, "float32") for t in model.encode(batch, labels=batch_labels))
             for start in range(0, len(batch), group_size):
@@ -344,7 +335,7 @@ def train_classifier(images, labels, epochs=2, batch_size=128, seed=0):
 
 
 def _predicted_classes(classifier, images, batch_size):
-    with _no_grad():
+    with no_grad():
         return np.concatenate([_numpy(ops.argmax(classifier(batch, training=False), axis=-1))
                                for batch, _ in _batches(images, None, batch_size)])
 
@@ -379,7 +370,7 @@ def class_accuracy(model, classifier, per_class=1000, seed=0, batch_size=500):
     correct = 0
     for label in range(model.num_classes):
         for start in range(0, per_class, batch_size):
-            with _no_grad():
+            with no_grad():
                 samples = _numpy(model.sample(min(batch_size, per_class - start), seed=generator, labels=label))
             correct += int(np.sum(_predicted_classes(classifier, samples, batch_size) == label))
     return correct / (per_class * model.num_classes)

@@ -2,6 +2,7 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -68,6 +69,9 @@ def test_bad_calls_to_a_vae(vae, call, message):
     (lambda m: m.encode(IMAGES, labels=LABELS[:3]), r"shape \(4,\)"),
     (lambda m: m.sample(3), "needs labels"),
     (lambda m: m.fit(IMAGES), "pass them as y"),
+    (lambda m: m.decode(np.zeros((4, 2)), labels=np.full((4, 9), 1 / 9)), r"shape \(4, 10\)"),
+    (lambda m: m.decode(np.zeros((4, 2)), labels=np.full((4, 10), 0.2)), "sum to 1 in each row"),
+    (lambda m: m.decode(np.zeros((2, 2)), labels=[[1.5] + [0] * 8 + [-0.5]] * 2), "non-negative"),
 ])
 def test_bad_calls_to_a_conditional_vae(cvae, call, message):
     with pytest.raises(ValueError, match=message):
@@ -81,3 +85,11 @@ def test_autoencoder_has_no_prior_to_sample():
 
 def test_good_labels_as_one_int_broadcast(cvae):
     assert tuple(cvae.sample(3, seed=0, labels=7).shape) == (3, 28, 28, 1)
+
+
+def test_class_weights_decode_a_blend_of_classes(cvae):
+    z = np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32)
+    decode = lambda labels: keras.ops.convert_to_numpy(cvae.decode(z, labels=labels))  # noqa: E731
+    np.testing.assert_allclose(decode(np.eye(10)[LABELS]), decode(LABELS), atol=1e-6)
+    halfway = decode(np.full((4, 10), 0.1))
+    assert not np.allclose(halfway, decode(LABELS), atol=1e-3)

@@ -6,6 +6,7 @@ import keras
 import matplotlib.image
 import numpy as np
 import pytest
+from PIL import Image
 
 from keras_vae import cli
 
@@ -102,6 +103,15 @@ def test_conditional_model_trains_on_dynamically_binarized_data(small_data_dir, 
     (["evaluate", "vae", "--weights", "nowhere.weights.h5"], "no such file"),
     (["evaluate", "vae", "--pretrained", "--k", "0"], "--k: must be a positive integer"),
     (["export", "vae", "out", "--weights", "nowhere.keras"], "no such file"),
+    (["plot", "scatter", "vae", "--pretrained", "--out", "figures"], "argument kind: invalid choice"),
+    (["plot", "manifold", "vae", "--out", "figures"], "pass --pretrained (the zoo's weights) or --weights FILE"),
+    (["plot", "manifold", "vae", "--pretrained"], "the following arguments are required: --out"),
+    (["plot", "manifold", "vae", "--pretrained", "--range", "1,2", "--out", "figures"],
+     "--range: expected 5 comma-separated floats, got '1,2'"),
+    (["plot", "interpolation", "vae", "--pretrained", "--between", "3,x", "--out", "figures"],
+     "--between: expected 2 comma-separated ints"),
+    (["plot", "training_curves", "vae", "--out", "figures"], "training_curves needs --history FILE"),
+    (["plot", "training_curves", "vae", "--history", "nowhere.json", "--out", "figures"], "no history file"),
 ])
 def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys):
     try:
@@ -174,3 +184,41 @@ def test_weights_of_another_model_are_refused(trained_vae, capsys):
     assert "does not fit 'ae'" in capsys.readouterr().err
     assert cli.main(["evaluate", "cvae", "--weights", str(run / "model.keras"), "--limit", "8"]) == 2
     assert "holds a VAE, not the ConditionalVAE of 'cvae'" in capsys.readouterr().err
+
+
+def plot(tmp_path, *args):
+    return cli.main(["plot", *args, "--out", str(tmp_path / "figures"), "--limit", "500"])
+
+
+def test_plot_draws_a_pretrained_models_figure_with_its_provenance(tmp_path, capsys):
+    assert plot(tmp_path, "manifold", "vae", "--pretrained", "--range=-1,1,-2,2,0.5") == 0
+    path = tmp_path / "figures" / "vae-manifold.png"
+    assert capsys.readouterr().out.strip() == f"wrote {path}"
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] > 300 and pixels.std() > 0.1
+
+
+def test_plot_interpolation_writes_a_strip_and_a_gif(tmp_path):
+    assert plot(tmp_path, "interpolation", "cvae", "--pretrained", "--between", "1,7", "--n", "6") == 0
+    with Image.open(tmp_path / "figures" / "cvae-interpolation.gif") as gif:
+        assert gif.n_frames == 6
+    assert (tmp_path / "figures" / "cvae-interpolation.png").is_file()
+
+
+def test_plot_samples_of_the_autoencoder_says_it_has_no_prior(tmp_path, capsys):
+    assert plot(tmp_path, "samples", "ae", "--pretrained") == 2
+    assert "an Autoencoder has no prior to sample from" in capsys.readouterr().err
+    assert not (tmp_path / "figures" / "ae-samples.png").exists()
+
+
+def test_plot_training_curves_of_a_run(trained_vae, tmp_path):
+    _, run = trained_vae
+    assert plot(tmp_path, "training_curves", "vae", "--weights", str(run / "model.weights.h5")) == 0
+    assert matplotlib.image.imread(tmp_path / "figures" / "vae-training_curves.png").std() > 0.05
+
+
+def test_plot_ae_vs_vae_trains_its_classifier_and_refuses_a_conditional_model(tmp_path, capsys):
+    assert plot(tmp_path, "ae_vs_vae", "cvae", "--pretrained") == 2
+    assert "must be an unconditional VAE" in capsys.readouterr().err
+    assert plot(tmp_path, "ae_vs_vae", "vae", "--pretrained", "--classifier-images", "1000") == 0
+    assert (tmp_path / "figures" / "vae-ae_vs_vae.png").is_file()

@@ -133,9 +133,12 @@ class BaseAutoencoder(keras.Model):
         return images, (labels if self.num_classes else None)
 
     def _conditioned(self, tensor, labels):
-        """Adds the one-hot condition to a network's input when the model is conditional."""
+        """Adds the condition to a network's input when the model is conditional: the one-hot vector of
+        integer labels, or class weights of shape (batch, num_classes) as they are."""
         if not self.num_classes:
             return tensor
+        if len(labels.shape) == 2:
+            return [tensor, ops.cast(labels, tensor.dtype)]
         return [tensor, ops.one_hot(ops.cast(labels, "int32"), self.num_classes, dtype=tensor.dtype)]
 
     # --- inference API --------------------------------------------------------------------------
@@ -146,10 +149,22 @@ class BaseAutoencoder(keras.Model):
                 raise ValueError(f"{type(self).__name__} needs labels: integers in [0, {self.num_classes})")
             if isinstance(labels, (int, np.integer)):
                 labels = np.full((count,), labels)
+            if isinstance(labels, (np.ndarray, list)) and np.ndim(labels) == 2:
+                return self._check_class_weights(labels, count)
             return self._check_labels(labels, count) if isinstance(labels, (np.ndarray, list)) else labels
         if labels is not None:
             raise ValueError(f"{type(self).__name__} is unconditional: it takes no labels")
         return None
+
+    def _check_class_weights(self, weights, count):
+        weights = np.asarray(weights)
+        expected = (count, self.num_classes)
+        if weights.shape != expected or weights.dtype.kind not in "biuf":
+            raise ValueError(f"class weights must be numbers of shape {expected}, got dtype {weights.dtype} "
+                             f"and shape {weights.shape}")
+        if not (np.all(weights >= 0) and np.allclose(weights.sum(axis=1), 1, atol=1e-4)):
+            raise ValueError("class weights must be non-negative and sum to 1 in each row")
+        return weights.astype("float32")
 
     def _images_in(self, images, labels):
         images = ops.convert_to_tensor(check_images(images, image_shape=self.image_shape))
@@ -169,7 +184,8 @@ class BaseAutoencoder(keras.Model):
 
         Args:
             z: latent vectors.
-            labels: integer class labels (or one int for all), for a conditional model only.
+            labels: for a conditional model only: integer class labels (or one int for all), or class
+                weights of shape (batch, num_classes), rows summing to 1, to decode a blend of classes.
         """
         z = ops.convert_to_tensor(z)
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:

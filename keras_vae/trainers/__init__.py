@@ -8,6 +8,9 @@ backend turns them into a training step, as Keras itself keeps one trainer per b
 - `jax.py`: the stateless `train_step(state, data)` with `jax.value_and_grad`, carrying the updated
   non-trainable state (batch-norm statistics, the sampler's seed) out of the step;
 - `torch.py`: `loss.backward()`, then `optimizer.apply` under `torch.no_grad()`.
+
+Each also says how to run inference without recording gradients (`no_grad`: `torch.no_grad` on PyTorch,
+nothing to do on TensorFlow and JAX).
 """
 
 import importlib
@@ -22,3 +25,4 @@ _trainer = importlib.import_module(f"keras_vae.trainers.{_BACKEND}")
 
 train_step = _trainer.train_step
 test_step = _trainer.test_step
+no_grad = _trainer.no_grad

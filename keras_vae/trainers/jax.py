@@ -6,10 +6,14 @@ backends runs here; the values it assigns (batch-norm moving statistics, the sam
 metrics) are read back from the scope and returned as the new state.
 """
 
+import contextlib
 import functools
 
 import jax
 import keras
+
+#: JAX differentiates only what `jax.grad` traces: inference needs no context
+no_grad = contextlib.nullcontext
 
 
 def _current(scope, variables, values):

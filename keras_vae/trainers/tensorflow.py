@@ -1,6 +1,11 @@
 """TensorFlow backend: the gradient step under `tf.GradientTape`."""
 
+import contextlib
+
 import tensorflow as tf
+
+#: inference records no gradients here unless a GradientTape asks for them
+no_grad = contextlib.nullcontext
 
 
 def train_step(model, data):

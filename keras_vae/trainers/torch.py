@@ -2,6 +2,9 @@
 
 import torch
 
+#: inference without autograd: its outputs track no gradients
+no_grad = torch.no_grad
+
 
 def train_step(model, data):
     """One optimisation step on a batch; returns the logs."""

@@ -1,0 +1,40 @@
+"""The figures of the tutorials this project grew from, for every zoo model.
+
+Each function returns a `matplotlib.figure.Figure` and, given `path=`, also writes it as a PNG (atomically).
+They work on the TensorFlow, JAX and PyTorch backends, and from the command line as
+`keras-vae plot KIND NAME --pretrained --out DIR`.
+
+| figure | what it shows |
+|---|---|
+| `latent_scatter` | encodings coloured by label (a larger latent through PCA, said in the title) |
+| `latent_histograms` | per-class density histograms of each latent coordinate, mean and std in the legend |
+| `manifold` | decodings of a regular latent grid, ticks in latent units |
+| `reconstructions` | originals above their reconstructions |
+| `samples` | draws from the prior (a conditional model: one row per class) |
+| `class_means` | the decoding of each class's mean latent vector |
+| `interpolation` | decodings along the line between two class means, as a strip and a GIF |
+| `training_curves` | loss, reconstruction and KL per epoch, training and validation |
+| `ae_vs_vae` | an autoencoder's and a VAE's latent spaces, and how much of each decodes to nonsense |
+
+Example:
+    >>> import keras_vae
+    >>> from keras_vae import plots
+    >>> _, (x_test, y_test) = keras_vae.data.load("mnist")
+    >>> vae = keras_vae.zoo.get("vae", pretrained=True)
+    >>> plots.latent_scatter(vae, x_test, y_test, path="latent.png")
+    >>> plots.manifold(vae, (-2, 2), (-2, 2), step=0.2, path="manifold.png")
+"""
+
+from keras_vae.plots.canvas import image_grid, save
+from keras_vae.plots.comparison import GridCheck, ae_vs_vae, grid_check
+from keras_vae.plots.curves import training_curves
+from keras_vae.plots.images import class_means, interpolation, manifold, reconstructions, samples
+from keras_vae.plots.latent import latent_histograms, latent_scatter
+
+#: the figures `keras-vae plot` draws, by name
+KINDS = ("latent_scatter", "latent_histograms", "manifold", "reconstructions", "samples", "class_means",
+         "interpolation", "training_curves", "ae_vs_vae")
+
+__all__ = ["KINDS", "GridCheck", "ae_vs_vae", "class_means", "grid_check", "image_grid", "interpolation",
+           "latent_histograms", "latent_scatter", "manifold", "reconstructions", "samples", "save",
+           "training_curves"]

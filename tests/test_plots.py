@@ -1,0 +1,325 @@
+"""The tutorials' figures (keras_vae.plots), checked for what they show on pretrained zoo models and real MNIST."""
+
+import json
+import re
+
+import matplotlib.image
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_vae import evaluate, plots, zoo
+from keras_vae.plots import encodings
+from keras_vae.plots.canvas import DPI
+from keras_vae.plots.comparison import GridCheck
+from harness import fit, numpy
+
+
+@pytest.fixture(scope="module")
+def test_set(mnist):
+    """1,000 real MNIST test images with labels, every digit present."""
+    _, (x_test, y_test) = mnist
+    return x_test[:1000], y_test[:1000]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """The pretrained zoo models, loaded once per module."""
+    cache = {}
+    return lambda name: cache.setdefault(name, zoo.get(name, pretrained=True))
+
+
+def shown(figure):
+    """The image array of a figure's first axes (image tiles, NaN in the gaps)."""
+    return np.asarray(figure.axes[0].images[0].get_array(), dtype=float)
+
+
+def tiles(canvas, size=28, gap=2):
+    """Cuts a `canvas.tile` canvas back into a (rows, cols, size, size) array of tiles."""
+    step = size + gap
+    rows, cols = (canvas.shape[0] + gap) // step, (canvas.shape[1] + gap) // step
+    return np.array([[canvas[r * step:r * step + size, c * step:c * step + size] for c in range(cols)]
+                     for r in range(rows)])
+
+
+def test_saved_png_has_the_figure_size(trained, test_set, tmp_path):
+    x, y = test_set
+    path = tmp_path / "scatter.png"
+    figure = plots.latent_scatter(trained("vae"), x, y, path=path)
+    width, height = figure.get_size_inches() * DPI
+    assert matplotlib.image.imread(path).shape[:2] == (round(height), round(width))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scatter.png"]  # no temporary left behind
+
+
+def test_latent_scatter_draws_each_code_in_its_class_colour(trained, test_set):
+    x, y = test_set
+    model = trained("vae")
+    figure = plots.latent_scatter(model, x, y)
+    axes = figure.axes[0]
+    points = axes.collections[0]
+    z_mean = numpy(model.encode(x)[0])
+    order = np.lexsort(np.asarray(points.get_offsets()).T)
+    np.testing.assert_allclose(np.asarray(points.get_offsets())[order], z_mean[np.lexsort(z_mean.T)], atol=1e-5)
+    assert len({tuple(c) for c in points.get_facecolors()}) == 10
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == [str(d) for d in range(10)]
+    assert axes.get_title() == "1,000 images: latent means"
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("z[0]", "z[1]")
+
+
+def test_a_larger_latent_is_shown_through_pca_and_the_title_says_so(trained, test_set):
+    x, y = test_set
+    model = trained("vae_binarized")
+    axes = plots.latent_scatter(model, x, y, class_names=list("abcdefghij")).axes[0]
+    assert "first two principal components of the 32-D latent means" in axes.get_title()
+    plane = encodings.LatentPlane(numpy(model.encode(x)[0]))
+    assert f"({plane.explained:.0%} of their variance)" in axes.get_title()
+    assert 0 < plane.explained < 1
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("PC 1", "PC 2")
+    assert axes.get_legend().get_texts()[3].get_text() == "d"
+
+
+def test_latent_histograms_give_each_class_mean_and_std(trained, test_set):
+    x, y = test_set
+    model = trained("vae")
+    figure = plots.latent_histograms(model, x, y)
+    assert len(figure.axes) == 2
+    z_mean = numpy(model.encode(x)[0])
+    for dim, axes in enumerate(figure.axes):
+        assert axes.get_xlabel() == f"z[{dim}]"
+        texts = [t.get_text() for t in axes.get_legend().get_texts()]
+        mine = z_mean[y == 7, dim]
+        assert texts[7] == f"7: μ={mine.mean():.2f}, σ={mine.std():.2f}"
+        assert len(axes.patches) == 10
+    assert figure.get_suptitle() == "latent means of 1,000 images per class"
+
+
+def test_latent_histograms_of_a_large_latent_show_the_first_four(trained, test_set):
+    x, y = test_set
+    figure = plots.latent_histograms(trained("conv_vae_bn"), x, y)
+    assert len(figure.axes) == 4 and "(4 of 128 coordinates)" in figure.get_suptitle()
+    assert len(plots.latent_histograms(trained("conv_vae_bn"), x, y, dims=[5, 100]).axes) == 2
+
+
+def test_manifold_of_a_trained_model_shows_varied_digits_where_it_says(trained):
+    model = trained("vae")
+    figure = plots.manifold(model, (-2, 2), (-1, 1), step=0.5)
+    grid = shown(figure)
+    assert grid.shape == (5 * 28, 9 * 28)
+    cells = grid.reshape(5, 28, 9, 28).transpose(0, 2, 1, 3).reshape(45, 28, 28)
+    assert cells.mean(axis=(1, 2)).min() > 0.02, "a tile is blank"
+    assert np.std(cells, axis=0).mean() > 0.05, "every tile looks the same"
+    # top left is (x0, y1); bottom right (x1, y0)
+    np.testing.assert_allclose(cells[0], numpy(model.decode(np.array([[-2.0, 1.0]], "float32")))[0, ..., 0],
+                               atol=1e-5)
+    np.testing.assert_allclose(cells[-1], numpy(model.decode(np.array([[2.0, -1.0]], "float32")))[0, ..., 0],
+                               atol=1e-5)
+    axes = figure.axes[0]
+    assert axes.images[0].get_extent() == [-2.25, 2.25, -1.25, 1.25]
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("z[0]", "z[1]")
+    assert axes.get_title() == "decodings over z[0] in [-2, 2], z[1] in [-1, 1]\nstep 0.5"
+
+
+def test_manifold_of_a_larger_latent_holds_the_rest_at_zero(trained):
+    model = trained("conv_vae_bn")
+    axes = plots.manifold(model, (-1, 1), (-1, 1), step=1, dims=(3, 7)).axes[0]
+    z = np.zeros((1, 128), "float32")
+    z[0, 3], z[0, 7] = -1, 1
+    np.testing.assert_allclose(shown(axes.figure)[:28, :28], numpy(model.decode(z))[0, ..., 0], atol=1e-5)
+    assert "the other 126 coordinates at 0" in axes.get_title() and axes.get_xlabel() == "z[3]"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"step": 0}, "step must be a positive number"),
+    ({"x_range": (1, -1)}, "x range must go from a smaller to a larger"),
+    ({"y_range": (0, float("nan"))}, "y range must go from a smaller to a larger finite"),
+    ({"step": 0.001}, "at most 10,000 tiles"),
+    ({"dims": (0, 0)}, "dims must be two different latent coordinates in [0, 2)"),
+    ({"dims": (0, 2)}, "dims must be two different latent coordinates in [0, 2)"),
+])
+def test_bad_manifold_requests_are_refused(trained, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        plots.manifold(trained("vae"), **kwargs)
+
+
+def test_a_conditional_manifold_decodes_the_class_asked_for(trained):
+    model = trained("cvae")
+    with pytest.raises(ValueError, match="pass the class to decode as label="):
+        plots.manifold(model)
+    figure = plots.manifold(model, (0, 1), (0, 1), step=1, label=4)
+    np.testing.assert_allclose(shown(figure)[:28, :28],
+                               numpy(model.decode(np.array([[0.0, 1.0]], "float32"), labels=4))[0, ..., 0],
+                               atol=1e-5)
+    assert figure.axes[0].get_title().endswith(", class 4")
+
+
+def test_reconstructions_put_each_original_above_its_reconstruction(trained, test_set):
+    x, y = test_set
+    model = trained("conv_vae")
+    figure = plots.reconstructions(model, x, n=15, ncols=10)
+    cut = tiles(shown(figure))
+    assert cut.shape[:2] == (4, 10)
+    np.testing.assert_allclose(cut[0].reshape(10, 28, 28, 1), x[:10])
+    np.testing.assert_allclose(cut[3, :5].reshape(5, 28, 28, 1), numpy(model.reconstruct(x[10:15])), atol=1e-5)
+    assert np.isnan(cut[2, 5:]).all(), "the short last row must stay empty"
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    assert labels == ["original", "reconstruction"] * 2
+
+
+def test_samples_are_seeded_and_the_cvae_draws_a_row_per_class(trained):
+    model = trained("cvae")
+    figure = plots.samples(model, seed=1, ncols=6, class_names=[f"digit {d}" for d in range(10)])
+    cut = tiles(shown(figure))
+    assert cut.shape[:2] == (10, 6)
+    assert [t.get_text() for t in figure.axes[0].get_yticklabels()][2] == "digit 2"
+    np.testing.assert_array_equal(shown(plots.samples(model, seed=1, ncols=6)), shown(figure))
+    assert not np.allclose(shown(plots.samples(model, seed=2, ncols=6)), shown(figure))
+    drawn = tiles(shown(plots.samples(trained("vae"), n=25, ncols=10)))
+    assert drawn.shape[:2] == (3, 10) and np.isnan(drawn[2, 5:]).all() and drawn[0].std() > 0.1
+
+
+def test_the_autoencoder_has_no_samples_to_show(trained, tmp_path):
+    with pytest.raises(NotImplementedError, match="no prior to sample from"):
+        plots.samples(trained("ae"), path=tmp_path / "samples.png")
+    assert not any(tmp_path.iterdir())
+
+
+def test_class_means_decode_each_class_mean(trained, test_set):
+    x, y = test_set
+    for name in ("vae", "cvae"):
+        model = trained(name)
+        figure = plots.class_means(model, x, y)
+        z_mean = numpy(model.encode(x, **({"labels": y} if model.num_classes else {}))[0])
+        means = np.stack([z_mean[y == d].mean(axis=0) for d in range(10)])
+        expected = numpy(model.decode(means, **({"labels": np.arange(10)} if model.num_classes else {})))
+        np.testing.assert_allclose(tiles(shown(figure))[0], expected[..., 0], atol=1e-4)
+        assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == [str(d) for d in range(10)]
+    with pytest.raises(ValueError, match="none of class 9"):
+        plots.class_means(trained("vae"), x[y != 9], y[y != 9], class_names=list("0123456789"))
+
+
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_interpolation_strip_and_gif_run_from_one_class_mean_to_another(trained, test_set, name, tmp_path):
+    x, y = test_set
+    model = trained(name)
+    gif = tmp_path / "walk.gif"
+    figure = plots.interpolation(model, x, y, start=3, end=8, steps=7, path=tmp_path / "walk.png", gif=gif)
+    strip = tiles(shown(figure))[0]
+    assert len(strip) == 7
+    labels = {"labels": y} if model.num_classes else {}
+    z_mean = numpy(model.encode(x, **labels)[0])
+    for index, digit in ((0, 3), (-1, 8)):
+        end = numpy(model.decode(z_mean[y == digit].mean(axis=0, keepdims=True),
+                                 **({"labels": digit} if model.num_classes else {})))
+        np.testing.assert_allclose(strip[index], end[0, ..., 0], atol=1e-4)
+    assert np.abs(np.diff(strip, axis=0)).mean(axis=(1, 2)).min() > 0, "consecutive steps are identical"
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()][3] == "0.50"
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 7 and animation.info["loop"] == 0
+        assert animation.size == (112, 120)
+        animation.seek(6)
+        last = np.asarray(animation.convert("L"), float)[:112] / 255
+    np.testing.assert_allclose(1 - last[::4, ::4], strip[-1], atol=1 / 255 + 1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"start": 3, "end": 10}, r"end must be a class in \[0, 10\)"),
+    ({"start": -1, "end": 2}, r"start must be a class in \[0, 10\)"),
+    ({"start": 1, "end": 2, "steps": 1}, "steps must be an int of at least 2"),
+])
+def test_bad_interpolations_are_refused(trained, test_set, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plots.interpolation(trained("vae"), *test_set, **kwargs)
+
+
+def test_training_curves_draw_every_term_of_a_real_fit(small_mnist, tmp_path):
+    (x, _), (x_test, _) = small_mnist
+    model = zoo.get("vae")
+    model.compile(optimizer="adam")
+    history = fit(model, x[:256], None, epochs=3, batch_size=64, validation_data=(x_test[:64],))
+    figure = plots.training_curves(history)
+    assert [a.get_title() for a in figure.axes] == ["loss", "reconstruction loss", "kl loss"]
+    for axes, term in zip(figure.axes, ("loss", "reconstruction_loss", "kl_loss")):
+        training, validation = axes.get_lines()
+        np.testing.assert_allclose(training.get_ydata(), history.history[term])
+        np.testing.assert_allclose(validation.get_ydata(), history.history[f"val_{term}"])
+        np.testing.assert_array_equal(training.get_xdata(), [1, 2, 3])
+        assert [t.get_text() for t in axes.get_legend().get_texts()] == ["training", "validation"]
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"loss": [3.0, 2.0], "reconstruction_loss": [2.5, 1.8]}))
+    from_file = plots.training_curves(path)
+    assert len(from_file.axes) == 2 and from_file.get_suptitle() == "training curves over 2 epochs"
+
+
+@pytest.mark.parametrize("history, message", [
+    ({}, "the history has none of loss, reconstruction_loss, kl_loss; it has nothing"),
+    ({"accuracy": [0.5]}, "it has accuracy"),
+    ({"loss": []}, "must be a non-empty list of numbers"),
+    ({"loss": ["a"]}, "must be a non-empty list of numbers"),
+    ([1, 2], "must be a keras History, a dict or a JSON file"),
+])
+def test_bad_histories_are_refused(history, message):
+    with pytest.raises(ValueError, match=message):
+        plots.training_curves(history)
+
+
+def test_bad_history_files_are_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no history file"):
+        plots.training_curves(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text('{"loss": [1.0,')
+    with pytest.raises(ValueError, match="broken.json is not a JSON history"):
+        plots.training_curves(tmp_path / "broken.json")
+
+
+def test_an_empty_cell_is_one_with_no_code():
+    points = np.array([[0.0, 0.0], [0.1, 0.1], [1.0, 1.0]])
+    check = GridCheck(plane=None, points=points, box=(0.0, 1.0, 0.0, 1.0), tiles=3, decoded=None,
+                      confidence=np.array([0.95, 0.5, 0.99, 0.2]), threshold=0.9)
+    assert check.empty == pytest.approx(7 / 9)  # two of the nine cells hold codes
+    assert check.unrecognised == 0.5
+    assert check.extent == (-0.25, 1.25, -0.25, 1.25)
+
+
+@pytest.fixture(scope="module")
+def classifier(mnist):
+    (x_train, y_train), _ = mnist
+    return evaluate.train_classifier(x_train[:2000], y_train[:2000], epochs=1)
+
+
+def test_ae_vs_vae_measures_both_latent_spaces(trained, test_set, classifier, tmp_path):
+    x, y = test_set
+    ae, vae = trained("ae"), trained("vae")
+    figure = plots.ae_vs_vae(ae, vae, x, y, classifier, tiles=8, path=tmp_path / "both.png")
+    assert len(figure.axes) == 4
+    for model, scatter, grid in ((ae, figure.axes[0], figure.axes[2]), (vae, figure.axes[1], figure.axes[3])):
+        check = plots.grid_check(model, classifier, x, tiles=8)
+        assert 0 <= check.unrecognised <= 1 and 0 <= check.empty < 1
+        assert check.decoded.shape == (64, 28, 28, 1)
+        assert grid.get_title() == (f"{check.unrecognised:.0%} of the 8 x 8 decodings unrecognised (red)\n"
+                                    f"{check.empty:.0%} of the grid's cells hold no code")
+        assert grid.images[0].get_array().shape == (8 * 28, 8 * 28)
+        x0, x1, y0, y1 = check.box
+        inside = ((check.points[:, 0] >= x0) & (check.points[:, 0] <= x1) & (check.points[:, 1] >= y0)
+                  & (check.points[:, 1] <= y1))
+        assert 0.95 <= inside.mean() < 1.0  # the central 98% along each axis
+    assert figure.axes[0].get_title() == "AE: codes" and figure.axes[1].get_title() == "VAE: latent means"
+    with pytest.raises(ValueError, match="must be an unconditional VAE"):
+        plots.ae_vs_vae(ae, trained("cvae"), x, y, classifier)
+    with pytest.raises(ValueError, match="must be an autoencoder"):
+        plots.ae_vs_vae(vae, vae, x, y, classifier)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_every_zoo_model_gets_its_figures(trained, test_set, name, tmp_path):
+    model = trained(name)
+    x, y = test_set[0][:300], test_set[1][:300]
+    label = {"label": 0} if model.num_classes else {}
+    figures = [plots.latent_scatter(model, x, y), plots.latent_histograms(model, x, y, dims=[0]),
+               plots.manifold(model, (-1, 1), (-1, 1), step=1, **label), plots.reconstructions(model, x, y),
+               plots.class_means(model, x, y), plots.interpolation(model, x, y, 0, 1, steps=3)]
+    if name != "ae":
+        figures.append(plots.samples(model, n=10))
+    for figure in figures[2:]:
+        canvas = np.asarray(figure.axes[0].images[0].get_array(), float)
+        assert np.nanmin(canvas) >= 0 and np.nanmax(canvas) <= 1 and np.nanstd(canvas) > 0.02, name
+    plots.save(figures[0], tmp_path / "scatter.png")
+    assert matplotlib.image.imread(tmp_path / "scatter.png").std() > 0.05
