@@ -172,6 +172,6 @@ def ae_vs_vae(ae, vae, images, labels, classifier, tiles=20, threshold=0.9, cove
         column[0].set_title(f"{name}: {check.plane.describe(encodings.latent_name(model))}", wrap=True)
         _draw_grid(column[1], check)
     class_legend(axes[0, 1], class_names, colors)
-    figure.suptitle(f"Decodings of a grid over the central {coverage:.0%} of each model's codes (dashed box)\n"
+    figure.suptitle(f"decodings of a grid over the central {coverage:.0%} of each model's codes (dashed box)\n"
                     f"unrecognised: the digit classifier gives no class {threshold:.0%} probability or more")
     return save(figure, path)
