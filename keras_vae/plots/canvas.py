@@ -112,21 +112,21 @@ def image_rows(rows, row_labels=None, col_labels=None, title=None, gap=2):
                          f"{[row.shape for row in rows]}")
     height, width = rows[0].shape[1:3]
     ncols = max(len(row) for row in rows)
-    label_inches = 0.0 if row_labels is None else 0.12 * max(len(str(label)) for label in row_labels) + 0.3
+    row_labels = [] if row_labels is None else [str(label) for label in row_labels]
+    col_labels = [] if col_labels is None else [str(label) for label in col_labels]
     title_lines = title.splitlines() if title else []
-    col_chars = 0 if col_labels is None else max(len(str(label)) for label in col_labels)
-    tilt = col_chars * 0.08 > TILE_INCHES * width / 28  # column labels wider than a tile are slanted
-    figure, axes = new_figure(max(ncols * TILE_INCHES * width / 28 + label_inches + 0.3,
-                                  0.1 * max(map(len, title_lines), default=0) + 0.4),
-                              len(rows) * TILE_INCHES * height / 28 + 0.25 * len(title_lines) + 0.15
-                              + (0.06 * col_chars + 0.2 if tilt else 0.35 if col_labels is not None else 0.1))
+    tile_width, tile_height = TILE_INCHES * width / 28, TILE_INCHES * height / 28
+    col_chars = max(map(len, col_labels), default=0)
+    tilt = col_chars * 0.08 > tile_width  # column labels wider than a tile are slanted
+    left = 0.12 * max(map(len, row_labels)) + 0.3 if row_labels else 0.0
+    below = (0.06 * col_chars + 0.2) if tilt else 0.35 if col_labels else 0.1
+    figure, axes = new_figure(max(ncols * tile_width + left + 0.3, 0.1 * max(map(len, title_lines), default=0) + 0.4),
+                              len(rows) * tile_height + 0.25 * len(title_lines) + 0.15 + below)
     axes.imshow(tile(rows, gap), cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
     for spine in axes.spines.values():
         spine.set_visible(False)
-    axes.set_xticks([c * (width + gap) + (width - 1) / 2 for c in range(ncols)] if col_labels is not None else [],
-                    [] if col_labels is None else list(col_labels))
-    axes.set_yticks([r * (height + gap) + (height - 1) / 2 for r in range(len(rows))] if row_labels is not None
-                    else [], [] if row_labels is None else list(row_labels))
+    axes.set_xticks([c * (width + gap) + (width - 1) / 2 for c in range(len(col_labels))], col_labels)
+    axes.set_yticks([r * (height + gap) + (height - 1) / 2 for r in range(len(row_labels))], row_labels)
     axes.tick_params(length=0)
     if tilt:
         axes.tick_params(axis="x", labelrotation=40)

@@ -63,10 +63,12 @@ class GridCheck:
 
 def _confidence(classifier, images):
     """The classifier's highest class probability for each image, in batches."""
+    highest = []
     with no_grad():
-        return np.concatenate([np.asarray(ops.convert_to_numpy(ops.max(classifier(images[i:i + 1000],
-                                                                                   training=False), axis=-1)))
-                               for i in range(0, len(images), 1000)])
+        for start in range(0, len(images), encodings.BATCH_SIZE):
+            probabilities = classifier(images[start:start + encodings.BATCH_SIZE], training=False)
+            highest.append(ops.convert_to_numpy(ops.max(probabilities, axis=-1)))
+    return np.concatenate(highest)
 
 
 def grid_check(model, classifier, images, tiles=20, threshold=0.9, coverage=0.98):

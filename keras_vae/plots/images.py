@@ -32,8 +32,7 @@ def reconstructions(model, images, labels=None, n=10, ncols=10, path=None):
         >>> reconstructions(zoo.get("conv_vae", pretrained=True), x_test, n=20, path="reconstructions.png")
     """
     images = check_images(images, image_shape=model.image_shape)[:n]
-    labels = None if labels is None or not model.num_classes else np.asarray(labels)[:n]
-    rebuilt = encodings.reconstructed(model, images, labels)
+    rebuilt = encodings.reconstructed(model, images, None if labels is None else np.asarray(labels)[:n])
     rows = []
     for start in range(0, len(images), ncols):
         rows += [images[start:start + ncols], rebuilt[start:start + ncols]]
