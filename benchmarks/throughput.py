@@ -1,0 +1,222 @@
+"""Training and inference throughput of the zoo's models on every Keras backend, beside reference peers.
+
+    python benchmarks/throughput.py --quick                                  # seconds: one model, batch 32
+    python benchmarks/throughput.py --batch-sizes 32,128,512                 # every zoo model, 3 backends
+    python benchmarks/throughput.py --models conv_vae --batch-sizes 128 \\
+        --policies float32,mixed_bfloat16,mixed_float16 --jit-compile auto,false --steps-per-execution 1,16
+
+Per zoo model, backend, dtype policy and batch size it measures training samples/s through the model's own
+`train_step` twice (`fit` on NumPy arrays, and the step alone in a tight compiled loop on a device-resident
+batch), and inference samples/s of `encode`, `decode` (what `sample` runs) and `reconstruct` through
+`predict`. Peers, in the same run: the same conv and dense VAEs as a plain PyTorch loop (eager and
+`torch.compile`), a hand-written `jax.jit` step, and the Keras tutorial's GradientTape model (`peers/`).
+
+Each backend runs in its own subprocess (`worker.py`). Each cell: a warm-up call (reported as `warmup_s`,
+compilation included), then `--repeats` timed calls that end with the device synchronised; the median
+samples/s and the spread are reported, with FLOPs per sample and the fraction of the backend's measured float32
+matmul rate. Writes OUT.json (every setting, version and per-repeat time), OUT.md (tables, keras_vae's ratio to
+each peer) and OUT.png (training samples/s against batch size); OUT defaults to
+benchmarks/results/<device>.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import timing  # noqa: E402
+
+BACKENDS = ("tensorflow", "jax", "torch")
+PEERS = ("torch_eager", "torch_compile", "jax_jit", "keras_tutorial")
+QUICK = {"models": ["conv_vae"], "batch_sizes": [32], "policies": ["float32"], "jit_compile": ["auto"],
+         "steps_per_execution": [1], "peers": ["torch_eager", "jax_jit", "keras_tutorial"],
+         "peer_architectures": ["conv"], "repeats": 5, "min_seconds": 0.0, "images_per_call": 64}
+
+
+def _list(kind=str):
+    return lambda text: [kind(part) for part in text.split(",") if part]
+
+
+def _jit(text):
+    return {"true": True, "false": False, "auto": "auto"}[text.lower()]
+
+
+def _parser():
+    from keras_vae import zoo
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one model, batch 32, a few steps: for CI")
+    parser.add_argument("--models", type=_list(), default=zoo.list_models())
+    parser.add_argument("--backends", type=_list(), default=list(BACKENDS))
+    parser.add_argument("--batch-sizes", type=_list(int), default=[32, 128, 512, 2048, 8192])
+    parser.add_argument("--policies", type=_list(), default=["float32"])
+    parser.add_argument("--jit-compile", type=_list(_jit), default=["auto"])
+    parser.add_argument("--steps-per-execution", type=_list(int), default=[1])
+    parser.add_argument("--peers", type=_list(), default=list(PEERS))
+    parser.add_argument("--peer-architectures", type=_list(), default=["conv", "dense"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-seconds", type=float, default=0.2, help="least duration of one timed repeat")
+    parser.add_argument("--images-per-call", type=int, default=1024, help="images one timed call trains on")
+    parser.add_argument("--out", help="path without suffix (default benchmarks/results/<device>)")
+    return parser
+
+
+def settings_from(args):
+    """The axes to measure: the command line's, or `QUICK`'s (with --quick) for the ones left at default."""
+    settings = {key: getattr(args, key) for key in ("models", "batch_sizes", "policies", "jit_compile",
+                                                    "steps_per_execution", "peers", "peer_architectures",
+                                                    "repeats", "min_seconds", "images_per_call")}
+    if args.quick:
+        defaults = vars(_parser().parse_args([]))
+        settings.update({key: value for key, value in QUICK.items() if settings[key] == defaults[key]})
+    from keras_vae import zoo
+
+    for name in settings["models"]:
+        zoo.entry(name)  # an unknown name fails now, with the known ones listed
+    unknown = sorted(set(args.backends) - set(BACKENDS)) + sorted(set(settings["peers"]) - set(PEERS))
+    if unknown or settings["repeats"] < 1 or min(settings["batch_sizes"]) < 1:
+        raise SystemExit(f"throughput.py: bad axes: unknown {unknown}, repeats {settings['repeats']}, batch sizes "
+                         f"{settings['batch_sizes']}")
+    return settings
+
+
+def run_backend(backend, settings):
+    """Runs `worker.py` under KERAS_BACKEND=`backend`; returns its results."""
+    with tempfile.TemporaryDirectory() as tmp:
+        settings_path, results_path = Path(tmp) / "settings.json", Path(tmp) / "results.json"
+        settings_path.write_text(json.dumps(settings))
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent), env.get("PYTHONPATH", "")])
+        done = subprocess.run([sys.executable, str(HERE / "worker.py"), str(settings_path), str(results_path)],
+                              env=env, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"the {backend} worker failed:\n{done.stderr[-4000:]}")
+        return json.loads(results_path.read_text())
+
+
+def _rate(cell):
+    return f"{cell['samples_per_s']:,.0f} ±{cell['spread']:.0%}"
+
+
+def _cells(results, **match):
+    return [c for r in results for c in r["cells"] if all(c.get(k) == v for k, v in match.items())]
+
+
+def markdown(report):
+    """The report's tables: training and inference samples/s, and keras_vae's ratio to each peer."""
+    results = report["backends"]
+    lines = [f"# Throughput on {report['device']}", "", f"`{report['command']}`", "",
+             f"{report['host']['cpu']}, {report['host']['cpu_count']} cores; Keras {results[0]['keras_version']}; "
+             + "; ".join(f"{r['backend']} {r['backend_version']} (float32 matmul {r['matmul_gflops_float32']:,.0f} "
+                         f"GFLOP/s, device {r['device']})" for r in results) + ".",
+             *[f"Not measured on {r['backend']}: {note}." for r in results for note in r.get("skipped", [])],
+             "", "Median samples/s ± spread ((max - min) / median over the repeats); FLOPs per sample counted from "
+             "the layers; 'matmul' is the achieved FLOP rate as a share of the backend's float32 matmul.", "",
+             "## Training", "", "| model | backend | policy | batch | jit_compile | steps/exec | fit | loop | "
+             "GFLOP/s (best) | matmul | warm-up s (fit) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for fit in _cells(results, kind="keras_vae", measure="train_fit"):
+        loop = _cells(results, kind="keras_vae", measure="train_loop", model=fit["model"], backend=fit["backend"],
+                      policy=fit["policy"], batch_size=fit["batch_size"], jit_compile=fit["jit_compile"])
+        best = max([fit, *loop], key=lambda c: c["samples_per_s"])
+        lines.append(f"| {fit['model']} | {fit['backend']} | {fit['policy']} | {fit['batch_size']} | "
+                     f"{fit['jit_compile']} | {fit['steps_per_execution']} | {_rate(fit)} | "
+                     f"{_rate(loop[0]) if loop else 'n/a'} | {best['achieved_gflops']:.1f} | "
+                     f"{best['fraction_of_matmul']:.1%} | {fit['warmup_s']:.1f} |")
+    lines += ["", "## Inference (`predict`)", "", "| model | backend | policy | batch | encode | decode | reconstruct |",
+              "|---|---|---|---|---|---|---|"]
+    for encode in _cells(results, kind="keras_vae", measure="encode"):
+        same = {k: encode[k] for k in ("model", "backend", "policy", "batch_size")}
+        rates = [_rate(_cells(results, kind="keras_vae", measure=m, **same)[0]) for m in ("decode", "reconstruct")]
+        lines.append(f"| {encode['model']} | {encode['backend']} | {encode['policy']} | {encode['batch_size']} | "
+                     f"{_rate(encode)} | {' | '.join(rates)} |")
+    peers = _cells(results, kind="peer")
+    if peers:
+        lines += ["", "## keras_vae against the peers (float32 training)", "",
+                  "Each ratio: keras_vae's samples/s (fit, and the tight loop, on the backend named) over the peer's, "
+                  "same architecture and batch size.", "",
+                  "| peer | model | batch | peer samples/s | " + " | ".join(
+                      f"{b} fit | {b} loop" for b in report["settings"]["backends"]) + " |",
+                  "|---|---|---|---|" + "---|---|" * len(report["settings"]["backends"])]
+        for peer in peers:
+            ratios = []
+            for backend in report["settings"]["backends"]:
+                for measure in ("train_fit", "train_loop"):
+                    mine = _cells(results, kind="keras_vae", measure=measure, model=peer["model"], backend=backend,
+                                  policy="float32", batch_size=peer["batch_size"])
+                    mine = [c for c in mine if c.get("steps_per_execution") in (1, None)]
+                    ratios.append(f"{max(c['samples_per_s'] for c in mine) / peer['samples_per_s']:.2f}x"
+                                  if mine else "n/a")
+            lines.append(f"| {peer['peer']} ({peer['backend']}) | {peer['model']} | {peer['batch_size']} | "
+                         f"{_rate(peer)} | {' | '.join(ratios)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report, path):
+    """Training samples/s (the better of fit and loop) against batch size, one panel per model."""
+    from matplotlib.figure import Figure
+
+    results = report["backends"]
+    models = report["settings"]["models"]
+    columns = min(4, len(models))
+    rows = math.ceil(len(models) / columns)
+    figure = Figure(figsize=(4 * columns, 3.4 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for panel, name in zip(axes, models):
+        for result in results:
+            for policy in report["settings"]["policies"]:
+                points = {}
+                for cell in _cells([result], kind="keras_vae", model=name, policy=policy):
+                    if cell["measure"].startswith("train"):
+                        points[cell["batch_size"]] = max(points.get(cell["batch_size"], 0), cell["samples_per_s"])
+                if points:
+                    panel.plot(*zip(*sorted(points.items())), marker="o", label=f"keras_vae {result['backend']}"
+                               + ("" if policy == "float32" else f" {policy}"))
+            for peer in sorted({c["peer"] for c in _cells([result], kind="peer", model=name)}):
+                cells = sorted(_cells([result], kind="peer", model=name, peer=peer), key=lambda c: c["batch_size"])
+                panel.plot([c["batch_size"] for c in cells], [c["samples_per_s"] for c in cells], "--", marker="x",
+                           label=f"peer {peer}")
+        panel.set(xscale="log", yscale="log", title=name, xlabel="batch size", ylabel="training samples/s")
+        panel.grid(alpha=0.3)
+        panel.legend(fontsize="x-small")
+    for panel in axes[len(models):]:
+        panel.set_visible(False)
+    figure.suptitle(f"training throughput on {report['device']}")
+    figure.savefig(path, dpi=100)
+
+
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    settings = settings_from(args)
+    start = time.perf_counter()
+    results = [run_backend(backend, settings) for backend in args.backends]
+    gpus = sorted({r["device"] for r in results} - {"cpu"})
+    device = ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}"
+    report = {"command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "device": device, "host": timing.host_facts(), "settings": {**settings, "backends": args.backends},
+              "wall_s": time.perf_counter() - start, "backends": results}
+    out = Path(args.out) if args.out else HERE / "results" / _slug(device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from keras_vae.files import atomic_path, write_json
+
+    write_json(out.with_suffix(".json"), report)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        Path(tmp).write_text(markdown(report))
+    with atomic_path(out.with_suffix(".png")) as tmp:
+        plot(report, tmp)
+    print(f"wrote {out}.json, .md and .png in {report['wall_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""One backend's share of `throughput.py`: run by it in a subprocess with KERAS_BACKEND set, never by hand.
+
+    KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
+
+SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, peers,
+repeats); RESULTS.json receives the backend's facts and one record per measured cell.
+"""
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import backends
+import flops
+import timing
+from keras_vae import zoo
+from peers import ARCHITECTURES
+
+
+def _images(count, image_shape=(28, 28, 1)):
+    return np.random.default_rng(0).random((count, *image_shape), dtype=np.float32)
+
+
+def _condition(model, count):
+    """The one-hot labels a conditional model's networks take besides their input (none for the others)."""
+    if not model.num_classes:
+        return []
+    return [np.eye(model.num_classes, dtype="float32")[np.arange(count) % model.num_classes]]
+
+
+def _fit_data(model, images):
+    return (images, np.arange(len(images)) % model.num_classes) if model.num_classes else (images, None)
+
+
+def _keras_vae_cells(device, name, policy, batch, settings):
+    """The training and inference cells of one zoo model at one dtype policy and batch size."""
+    steps = max(2, settings["images_per_call"] // batch)
+    keras.config.set_dtype_policy(policy)
+    per_sample = flops.model_flops(zoo.get(name))
+    cells = []
+
+    def record(measure, result, **extra):
+        cells.append({"kind": "keras_vae", "model": name, "policy": policy, "batch_size": batch, "measure": measure,
+                      **extra, **result, "flops_per_sample": per_sample["train" if measure.startswith("train")
+                                                                        else measure]})
+
+    for jit_compile in settings["jit_compile"]:
+        for per_execution in settings["steps_per_execution"]:
+            model = zoo.get(name)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile,
+                          steps_per_execution=per_execution)
+            x, y = _fit_data(model, _images(batch * steps))
+            record("train_fit", timing.measure_fit(model, x, y, batch, settings["repeats"]),
+                   jit_compile=jit_compile, steps_per_execution=per_execution)
+        model = zoo.get(name)
+        data = device.to_device(_images(batch))
+        if model.num_classes:
+            data = (data, device.to_device(np.arange(batch, dtype="int32") % model.num_classes))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)  # resolves "auto"
+        record("train_loop", timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
+                                            settings["repeats"], settings["min_seconds"]),
+               jit_compile=jit_compile, steps_per_execution=None)
+    model = zoo.get(name)
+    images = _images(batch * steps)
+    codes = np.random.default_rng(1).standard_normal((batch * steps, model.latent_dim)).astype("float32")
+    condition = _condition(model, len(images))
+    image_inputs, code_inputs = ([images, *condition], [codes, *condition]) if condition else (images, codes)
+    for measure, network, inputs in (("encode", model.encoder, image_inputs), ("decode", model.decoder, code_inputs),
+                                     ("reconstruct", model, image_inputs)):
+        record(measure, timing.measure(lambda: network.predict(inputs, batch_size=batch, verbose=0), batch * steps,
+                                       settings["repeats"], settings["min_seconds"]),
+               jit_compile="auto", steps_per_execution=1)
+    keras.config.set_dtype_policy("float32")
+    return cells
+
+
+#: peer name -> (module, the backend it runs in, keyword arguments)
+PEERS = {
+    "torch_eager": ("peers.torch_loop", "torch", {}),
+    "torch_compile": ("peers.torch_loop", "torch", {"compiled": True}),
+    "jax_jit": ("peers.jax_step", "jax", {}),
+    "keras_tutorial": ("peers.keras_tutorial", "tensorflow", {}),
+}
+
+
+def _peer_cells(backend, batch, settings):
+    """The peers that run on `backend`, training at `batch`."""
+    steps = max(2, settings["images_per_call"] // batch)
+    cells = []
+    for peer in settings["peers"]:
+        module, home, kwargs = PEERS[peer]
+        if home != backend:
+            continue
+        for architecture in settings["peer_architectures"]:
+            result = importlib.import_module(module).measure(architecture, _images(batch), steps, settings, **kwargs)
+            name = ARCHITECTURES[architecture]
+            cells.append({"kind": "peer", "peer": peer, "model": name, "policy": "float32", "batch_size": batch,
+                          "measure": "train", **result,
+                          "flops_per_sample": flops.model_flops(zoo.get(name))["train"]})
+    return cells
+
+
+def _supported(settings, backend):
+    """`settings` less what `backend` cannot run, and a note of each thing left out."""
+    skipped = []
+    if backend == "torch" and any(n != 1 for n in settings["steps_per_execution"]):
+        skipped.append("steps_per_execution > 1: Keras's torch backend runs one step per execution")
+        settings = {**settings, "steps_per_execution": [1]}
+    return settings, skipped
+
+
+def main(settings_path, results_path):
+    device = backends.current()
+    settings, skipped = _supported(json.loads(Path(settings_path).read_text()), device.name)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    matmul = device.matmul_rate()
+    cells = []
+    for batch in settings["batch_sizes"]:
+        for name in settings["models"]:
+            for policy in settings["policies"]:
+                cells += _keras_vae_cells(device, name, policy, batch, settings)
+        cells += _peer_cells(device.name, batch, settings)
+    for cell in cells:
+        cell["backend"] = device.name
+        cell["achieved_gflops"] = cell["samples_per_s"] * cell["flops_per_sample"] / 1e9
+        cell["fraction_of_matmul"] = cell["achieved_gflops"] / matmul
+    result = {"backend": device.name, "backend_version": device.version, "keras_version": keras.__version__,
+              "device": device.device, "matmul_gflops_float32": matmul, "peak_memory_mb": device.peak_memory_mb(),
+              "peak_rss_mb": timing.peak_rss_mb(), "wall_s": time.perf_counter() - start, "skipped": skipped,
+              "cells": cells}
+    with open(results_path, "w") as file:
+        json.dump(result, file, indent=1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
