@@ -1,8 +1,9 @@
 """What the benchmark must do differently on each Keras backend, one class per backend.
 
 Each class knows how to put data on the device, wait for the device, measure the device's float32 matmul rate,
-run a keras_vae model's own `train_step` in a tight compiled loop, and read the device's peak memory.
-`current()` returns the one for `keras.config.backend()`.
+run a keras_vae model's own `train_step` in a tight compiled loop, compile one layer's forward and backward pass
+(`layer_calls`, for `layer_times.py`), and read the device's peak memory. `current()` returns the one for
+`keras.config.backend()`.
 """
 
 import keras
@@ -22,6 +23,10 @@ def _matmul_rate(matmul, sync, a, b, repeats=5):
         sync(matmul(a, b))
         best = min(best, time.perf_counter() - start)
     return 2 * MATMUL_SIZE ** 3 / best / 1e9
+
+
+def _sum_of_squares(values):
+    return keras.ops.sum(keras.ops.square(values))
 
 
 def _random(shape):
@@ -60,6 +65,18 @@ class TensorFlow:
             self.sync(logs["loss"])
 
         return run
+
+    def layer_calls(self, layer, x):
+        """`layer`'s forward pass, and its gradients with respect to `x` and its weights, as `tf.function`s."""
+        tf = self.tf
+
+        def backward(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = _sum_of_squares(layer(x, training=True))
+            return tape.gradient(loss, [x, *layer.trainable_variables])
+
+        return tf.function(lambda x: layer(x, training=True)), tf.function(backward)
 
     def peak_memory_mb(self):
         if self.device == "cpu":
@@ -105,6 +122,18 @@ class Jax:
 
         return run
 
+    def layer_calls(self, layer, x):
+        """`layer`'s forward pass, and its gradients with respect to `x` and its weights, jitted."""
+        weights = [v.value for v in layer.trainable_variables]
+
+        def forward(weights, x):
+            with keras.StatelessScope(state_mapping=list(zip(layer.trainable_variables, weights))):
+                return layer(x, training=True)
+
+        forward_jit = self.jax.jit(forward)
+        gradients = self.jax.jit(self.jax.grad(lambda w, x: _sum_of_squares(forward(w, x)), argnums=(0, 1)))
+        return (lambda x: forward_jit(weights, x)), (lambda x: gradients(weights, x))
+
     def peak_memory_mb(self):
         stats = self.jax.devices()[0].memory_stats() if self.device != "cpu" else None
         return stats["peak_bytes_in_use"] / 2**20 if stats else None
@@ -144,8 +173,31 @@ class Torch:
 
         return run
 
+    def layer_calls(self, layer, x):
+        """`layer`'s forward pass without autograd, and its gradients with respect to `x` and its weights."""
+        torch = self.torch
+
+        def forward(x):
+            with torch.no_grad():
+                return layer(x, training=True)
+
+        def backward(x):
+            x = x.detach().requires_grad_(True)
+            _sum_of_squares(layer(x, training=True)).backward()
+            return x.grad
+
+        return forward, backward
+
     def peak_memory_mb(self):
         return self.torch.cuda.max_memory_allocated() / 2**20 if self.cuda else None
+
+
+def training_batch(device, model, batch):
+    """A device-resident batch of `batch` random images for `model` (with labels for a conditional one)."""
+    images = device.to_device(np.random.default_rng(0).random((batch, *model.image_shape), dtype=np.float32))
+    if not model.num_classes:
+        return images
+    return images, device.to_device(np.arange(batch, dtype="int32") % model.num_classes)
 
 
 def current():

@@ -6,10 +6,11 @@
         --policies float32,mixed_bfloat16,mixed_float16 --jit-compile auto,false --steps-per-execution 1,16
 
 Per zoo model, backend, dtype policy and batch size it measures training samples/s through the model's own
-`train_step` twice (`fit` on NumPy arrays, and the step alone in a tight compiled loop on a device-resident
-batch), and inference samples/s of `encode`, `decode` (what `sample` runs) and `reconstruct` through
-`predict`. Peers, in the same run: the same conv and dense VAEs as a plain PyTorch loop (eager and
-`torch.compile`), a hand-written `jax.jit` step, and the Keras tutorial's GradientTape model (`peers/`).
+`train_step` twice (`fit` on NumPy arrays in epochs of at least `--epoch-seconds`, and the step alone in a tight
+compiled loop on a device-resident batch), and inference samples/s of `encode`, `decode` (what `sample` runs) and
+`reconstruct` through `predict` (calls of at least `--epoch-seconds`). Peers, in the same run: the same conv and
+dense VAEs as a plain PyTorch loop (eager and `torch.compile`), a hand-written `jax.jit` step, and the Keras
+tutorial's GradientTape model (`peers/`).
 
 Each backend runs in its own subprocess (`worker.py`). Each cell: a warm-up call (reported as `warmup_s`,
 compilation included), then `--repeats` timed calls that end with the device synchronised; the median
@@ -38,7 +39,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 PEERS = ("torch_eager", "torch_compile", "jax_jit", "keras_tutorial")
 QUICK = {"models": ["conv_vae"], "batch_sizes": [32], "policies": ["float32"], "jit_compile": ["auto"],
          "steps_per_execution": [1], "peers": ["torch_eager", "jax_jit", "keras_tutorial"],
-         "peer_architectures": ["conv"], "repeats": 5, "min_seconds": 0.0, "images_per_call": 64}
+         "peer_architectures": ["conv"], "repeats": 5, "min_seconds": 0.0, "epoch_seconds": 0.0,
+         "images_per_call": 64}
 
 
 def _list(kind=str):
@@ -64,6 +66,8 @@ def _parser():
     parser.add_argument("--peer-architectures", type=_list(), default=["conv", "dense"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=0.2, help="least duration of one timed repeat")
+    parser.add_argument("--epoch-seconds", type=float, default=1.0,
+                        help="least duration of one timed fit epoch or predict call")
     parser.add_argument("--images-per-call", type=int, default=1024, help="images one timed call trains on")
     parser.add_argument("--out", help="path without suffix (default benchmarks/results/<device>)")
     return parser
@@ -73,7 +77,8 @@ def settings_from(args):
     """The axes to measure: the command line's, or `QUICK`'s (with --quick) for the ones left at default."""
     settings = {key: getattr(args, key) for key in ("models", "batch_sizes", "policies", "jit_compile",
                                                     "steps_per_execution", "peers", "peer_architectures",
-                                                    "repeats", "min_seconds", "images_per_call")}
+                                                    "repeats", "min_seconds", "epoch_seconds",
+                                                    "images_per_call")}
     if args.quick:
         defaults = vars(_parser().parse_args([]))
         settings.update({key: value for key, value in QUICK.items() if settings[key] == defaults[key]})
@@ -196,26 +201,37 @@ def _slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def report_of(script, argv, settings, results, start):
+    """The whole report of a run of benchmarks/`script`: command, device, host, settings, each backend's results."""
+    gpus = sorted({r["device"] for r in results} - {"cpu"})
+    argv = sys.argv[1:] if argv is None else argv
+    return {"command": " ".join(["python", f"benchmarks/{script}", *argv]),
+            "device": ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}", "host": timing.host_facts(),
+            "settings": settings, "wall_s": time.perf_counter() - start, "backends": results}
+
+
+def write_report(out, report, table, figure=None):
+    """Writes OUT.json, OUT.md and (with `figure`, a function of a path) OUT.png, each atomically."""
+    from keras_vae.files import atomic_path, write_json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out.with_suffix(".json"), report)
+    with atomic_path(out.with_suffix(".md")) as tmp:
+        Path(tmp).write_text(table)
+    if figure:
+        with atomic_path(out.with_suffix(".png")) as tmp:
+            figure(tmp)
+    print(f"wrote {out}.json, .md{' and .png' if figure else ''} in {report['wall_s']:.0f} s")
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     settings = settings_from(args)
     start = time.perf_counter()
     results = [run_backend(backend, settings) for backend in args.backends]
-    gpus = sorted({r["device"] for r in results} - {"cpu"})
-    device = ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}"
-    report = {"command": "python benchmarks/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "device": device, "host": timing.host_facts(), "settings": {**settings, "backends": args.backends},
-              "wall_s": time.perf_counter() - start, "backends": results}
-    out = Path(args.out) if args.out else HERE / "results" / _slug(device)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from keras_vae.files import atomic_path, write_json
-
-    write_json(out.with_suffix(".json"), report)
-    with atomic_path(out.with_suffix(".md")) as tmp:
-        Path(tmp).write_text(markdown(report))
-    with atomic_path(out.with_suffix(".png")) as tmp:
-        plot(report, tmp)
-    print(f"wrote {out}.json, .md and .png in {report['wall_s']:.0f} s")
+    report = report_of("throughput.py", argv, {**settings, "backends": args.backends}, results, start)
+    out = Path(args.out) if args.out else HERE / "results" / _slug(report["device"])
+    write_report(out, report, markdown(report), lambda path: plot(report, path))
 
 
 if __name__ == "__main__":

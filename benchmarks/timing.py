@@ -3,7 +3,8 @@
 A cell is timed as DESIGN.md asks: one warm-up call (its duration, compilation included, is reported apart),
 then `repeats` timed calls, each ending with the device synchronised (the call returns only once a value
 computed on the device has been read back), and the median and spread of the samples per second. `fit` is
-timed by its epochs, within one call, so that what is measured is the steady state a user's training runs at.
+timed by its epochs within one call, and `predict` by its calls, each pass long enough (a second by default)
+that what is measured is the steady state a user's training and inference run at.
 """
 
 import os
@@ -52,16 +53,35 @@ def summary(warmup, seconds, samples_per_call, calls=1):
             "seconds": seconds, "samples_per_s": median, "spread": (max(rates) - min(rates)) / median}
 
 
-def measure_fit(model, x, y, batch_size, repeats=5):
-    """Times `model.fit` epoch by epoch in one call: the first epoch is the warm-up, each later one a repeat.
+def _copies(arrays, once, min_seconds):
+    """`arrays` (NumPy, or None) repeated so that a pass that took `once` seconds takes at least `min_seconds`."""
+    import numpy as np
 
-    Keras reads the epoch's logs back before `on_epoch_end`, so every epoch ends with the device done.
+    copies = max(1, int(min_seconds / once + 0.999))
+    return [None if a is None else np.concatenate([a] * copies) for a in arrays]
+
+
+def _timed(function, *args):
+    start = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - start
+
+
+def measure_fit(model, x, y, batch_size, repeats=5, min_seconds=1.0):
+    """Times `model.fit` epoch by epoch, with epochs long enough that the per-epoch work is amortised.
+
+    One epoch over `x` is the warm-up (compilation included); a second one, timed, sets how many copies of
+    `x` an epoch holds so that it lasts at least `min_seconds` (an epoch of a few steps would time Keras's
+    per-epoch set-up, not training: users' MNIST epochs are hundreds of steps). Then one `fit` call of
+    `repeats` epochs, each a timed repeat. Keras reads the epoch's logs back before `on_epoch_end`, so every
+    epoch ends with the device done.
 
     Args:
         model: a compiled model.
-        x: the training inputs of one epoch; y: their targets, or None.
+        x: the training inputs of one pass; y: their targets, or None.
         batch_size: images per step.
         repeats: timed epochs.
+        min_seconds: the least duration of one timed epoch.
     """
     import keras
 
@@ -76,9 +96,37 @@ def measure_fit(model, x, y, batch_size, repeats=5):
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.start)
 
-    timer = EpochTimer()
-    model.fit(x, y, epochs=repeats + 1, batch_size=batch_size, shuffle=False, verbose=0, callbacks=[timer])
-    return summary(timer.seconds[0], timer.seconds[1:], len(x))
+    def fit(x, y, epochs):
+        timer = EpochTimer()
+        model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0, callbacks=[timer])
+        return timer.seconds
+
+    (warmup,), (once,) = fit(x, y, 1), fit(x, y, 1)
+    x, y = _copies((x, y), once, min_seconds)
+    return summary(warmup, fit(x, y, repeats), len(x))
+
+
+def measure_predict(network, inputs, batch_size, repeats=5, min_seconds=1.0):
+    """Times `network.predict` over `inputs` repeated so that one call lasts at least `min_seconds`.
+
+    Like `measure_fit`: a warm-up call, a timed call that sizes the data, then `repeats` timed calls. A call
+    returns NumPy arrays, so it ends with the device done.
+
+    Args:
+        network: a Keras model (the encoder, the decoder, or the whole autoencoder).
+        inputs: a NumPy array, or a list of them for a model with several inputs.
+        batch_size: images per step.
+        repeats: timed calls.
+        min_seconds: the least duration of one timed call.
+    """
+    arrays = inputs if isinstance(inputs, list) else [inputs]
+
+    def predict(arrays):
+        network.predict(arrays if len(arrays) > 1 else arrays[0], batch_size=batch_size, verbose=0)
+
+    warmup, once = _timed(predict, arrays), _timed(predict, arrays)
+    arrays = _copies(arrays, once, min_seconds)
+    return summary(warmup, [_timed(predict, arrays) for _ in range(repeats)], len(arrays[0]))
 
 
 def cpu_model():

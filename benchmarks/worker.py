@@ -3,7 +3,8 @@
     KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
 
 SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, peers,
-repeats); RESULTS.json receives the backend's facts and one record per measured cell.
+repeats), or `"job": "layers"` and `layer_times.py`'s settings; RESULTS.json receives the backend's facts and
+one record per measured cell.
 """
 
 import importlib
@@ -17,6 +18,7 @@ import numpy as np
 
 import backends
 import flops
+import layer_times
 import timing
 from keras_vae import zoo
 from peers import ARCHITECTURES
@@ -55,12 +57,10 @@ def _keras_vae_cells(device, name, policy, batch, settings):
             model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile,
                           steps_per_execution=per_execution)
             x, y = _fit_data(model, _images(batch * steps))
-            record("train_fit", timing.measure_fit(model, x, y, batch, settings["repeats"]),
-                   jit_compile=jit_compile, steps_per_execution=per_execution)
+            timed = timing.measure_fit(model, x, y, batch, settings["repeats"], settings["epoch_seconds"])
+            record("train_fit", timed, jit_compile=jit_compile, steps_per_execution=per_execution)
         model = zoo.get(name)
-        data = device.to_device(_images(batch))
-        if model.num_classes:
-            data = (data, device.to_device(np.arange(batch, dtype="int32") % model.num_classes))
+        data = backends.training_batch(device, model, batch)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)  # resolves "auto"
         record("train_loop", timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
                                             settings["repeats"], settings["min_seconds"]),
@@ -72,9 +72,8 @@ def _keras_vae_cells(device, name, policy, batch, settings):
     image_inputs, code_inputs = ([images, *condition], [codes, *condition]) if condition else (images, codes)
     for measure, network, inputs in (("encode", model.encoder, image_inputs), ("decode", model.decoder, code_inputs),
                                      ("reconstruct", model, image_inputs)):
-        record(measure, timing.measure(lambda: network.predict(inputs, batch_size=batch, verbose=0), batch * steps,
-                                       settings["repeats"], settings["min_seconds"]),
-               jit_compile="auto", steps_per_execution=1)
+        timed = timing.measure_predict(network, inputs, batch, settings["repeats"], settings["epoch_seconds"])
+        record(measure, timed, jit_compile="auto", steps_per_execution=1)
     keras.config.set_dtype_policy("float32")
     return cells
 
@@ -108,18 +107,13 @@ def _peer_cells(backend, batch, settings):
 def _supported(settings, backend):
     """`settings` less what `backend` cannot run, and a note of each thing left out."""
     skipped = []
-    if backend == "torch" and any(n != 1 for n in settings["steps_per_execution"]):
+    if backend == "torch" and any(n != 1 for n in settings.get("steps_per_execution", [1])):
         skipped.append("steps_per_execution > 1: Keras's torch backend runs one step per execution")
         settings = {**settings, "steps_per_execution": [1]}
     return settings, skipped
 
 
-def main(settings_path, results_path):
-    device = backends.current()
-    settings, skipped = _supported(json.loads(Path(settings_path).read_text()), device.name)
-    keras.utils.set_random_seed(0)
-    start = time.perf_counter()
-    matmul = device.matmul_rate()
+def _throughput_cells(device, settings, matmul):
     cells = []
     for batch in settings["batch_sizes"]:
         for name in settings["models"]:
@@ -130,6 +124,20 @@ def main(settings_path, results_path):
         cell["backend"] = device.name
         cell["achieved_gflops"] = cell["samples_per_s"] * cell["flops_per_sample"] / 1e9
         cell["fraction_of_matmul"] = cell["achieved_gflops"] / matmul
+    return cells
+
+
+def main(settings_path, results_path):
+    device = backends.current()
+    settings, skipped = _supported(json.loads(Path(settings_path).read_text()), device.name)
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+    matmul = device.matmul_rate()
+    if settings.get("job") == "layers":  # layer_times.py
+        cells = [c for name in settings["models"] for c in layer_times.layer_cells(device, name,
+                                                                                   settings["batch_size"], settings)]
+    else:
+        cells = _throughput_cells(device, settings, matmul)
     result = {"backend": device.name, "backend_version": device.version, "keras_version": keras.__version__,
               "device": device.device, "matmul_gflops_float32": matmul, "peak_memory_mb": device.peak_memory_mb(),
               "peak_rss_mb": timing.peak_rss_mb(), "wall_s": time.perf_counter() - start, "skipped": skipped,

@@ -78,3 +78,21 @@ def test_flops_are_counted_from_the_layers():
     assert counted["decode"] == 2 * 2 * 3136 + transposed
     assert counted["train"] == 3 * (counted["encode"] + counted["decode"])
     assert flops.model_flops(zoo.get("vae"))["encode"] == 2 * (784 * 128 + 128 * 16 + 2 * 16 * 2)
+
+
+def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
+    out = tmp_path / "layers"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "layer_times.py"), "--quick", "--backends",
+                           keras.config.backend(), "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = json.loads(out.with_suffix(".json").read_text())["backends"]
+    model = zoo.get("conv_vae")
+    layers = [layer for network in (model.encoder, model.decoder) for layer in network.layers[1:]]
+    *cells, step = result["cells"]
+    assert [(c["class"], c["output_shape"]) for c in cells] == [
+        (type(layer).__name__, list(layer.output.shape[1:])) for layer in layers]
+    assert [c["flops_per_sample"] for c in cells] == [flops.layer_flops(layer) for layer in layers]
+    assert step["layer"] == "train_step" and step["flops_per_sample"] == flops.model_flops(model)["train"] // 3
+    for timed in [c[m] for c in cells for m in ("forward", "train")] + [step["train"]]:
+        assert len(timed["seconds"]) == 5 and all(math.isfinite(s) and s > 0 for s in timed["seconds"])
+    assert "| decoder | logits | Conv2DTranspose | 28x28x1 |" in out.with_suffix(".md").read_text()
