@@ -174,6 +174,11 @@ def plot(report, path):
     rows = math.ceil(len(models) / columns)
     figure = Figure(figsize=(4 * columns, 3.4 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    colors = {}
+
+    def color(label):  # one colour per series in every panel
+        return colors.setdefault(label, f"C{len(colors) % 10}")
+
     for panel, name in zip(axes, models):
         for result in results:
             for policy in report["settings"]["policies"]:
@@ -182,13 +187,16 @@ def plot(report, path):
                     if cell["measure"].startswith("train"):
                         points[cell["batch_size"]] = max(points.get(cell["batch_size"], 0), cell["samples_per_s"])
                 if points:
-                    panel.plot(*zip(*sorted(points.items())), marker="o", label=f"keras_vae {result['backend']}"
-                               + ("" if policy == "float32" else f" {policy}"))
+                    label = f"keras_vae {result['backend']}" + ("" if policy == "float32" else f" {policy}")
+                    panel.plot(*zip(*sorted(points.items())), marker="o", label=label, color=color(label))
             for peer in sorted({c["peer"] for c in _cells([result], kind="peer", model=name)}):
                 cells = sorted(_cells([result], kind="peer", model=name, peer=peer), key=lambda c: c["batch_size"])
                 panel.plot([c["batch_size"] for c in cells], [c["samples_per_s"] for c in cells], "--", marker="x",
-                           label=f"peer {peer}")
+                           label=f"peer {peer}", color=color(f"peer {peer}"))
         panel.set(xscale="log", yscale="log", title=name, xlabel="batch size", ylabel="training samples/s")
+        sizes = report["settings"]["batch_sizes"]
+        panel.set_xticks(sizes, [str(size) for size in sizes])
+        panel.set_xticks([], minor=True)
         panel.grid(alpha=0.3)
         panel.legend(fontsize="x-small")
     for panel in axes[len(models):]:
