@@ -66,8 +66,8 @@ class TensorFlow:
 
         return run
 
-    def layer_calls(self, layer, x):
-        """`layer`'s forward pass, and its gradients with respect to `x` and its weights, as `tf.function`s."""
+    def layer_calls(self, layer):
+        """`layer`'s forward pass, and its gradients with respect to its input and weights, as `tf.function`s."""
         tf = self.tf
 
         def backward(x):
@@ -122,8 +122,8 @@ class Jax:
 
         return run
 
-    def layer_calls(self, layer, x):
-        """`layer`'s forward pass, and its gradients with respect to `x` and its weights, jitted."""
+    def layer_calls(self, layer):
+        """`layer`'s forward pass, and its gradients with respect to its input and weights, jitted."""
         weights = [v.value for v in layer.trainable_variables]
 
         def forward(weights, x):
@@ -173,8 +173,8 @@ class Torch:
 
         return run
 
-    def layer_calls(self, layer, x):
-        """`layer`'s forward pass without autograd, and its gradients with respect to `x` and its weights."""
+    def layer_calls(self, layer):
+        """`layer`'s forward pass without autograd, and its gradients with respect to its input and weights."""
         torch = self.torch
 
         def forward(x):

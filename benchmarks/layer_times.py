@@ -24,6 +24,8 @@ import throughput  # noqa: E402
 import timing  # noqa: E402
 
 QUICK = {"models": ["conv_vae"], "batch_size": 32, "repeats": 5, "min_seconds": 0.0}
+#: images one timed call runs through a layer (or the whole step), as throughput.py's --images-per-call
+IMAGES_PER_CALL = 512
 
 
 def _parser():
@@ -49,7 +51,7 @@ def layer_cells(device, name, batch, settings):
 
     model = zoo.get(name)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    steps = max(2, 512 // batch)
+    steps = max(2, IMAGES_PER_CALL // batch)
     rng = np.random.default_rng(0)
     cells = []
     for network in (model.encoder, model.decoder):
@@ -57,7 +59,7 @@ def layer_cells(device, name, batch, settings):
             if isinstance(layer, keras.layers.InputLayer) or isinstance(layer.input, (list, tuple)):
                 continue
             x = device.to_device(rng.random((batch, *layer.input.shape[1:]), dtype=np.float32))
-            forward, backward = device.layer_calls(layer, x)
+            forward, backward = device.layer_calls(layer)
             times = {}
             for measure, function in (("forward", forward), ("train", backward)):
                 run = _repeated(function, device.sync, x, steps)
@@ -69,7 +71,7 @@ def layer_cells(device, name, batch, settings):
     step = timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
                           settings["repeats"], settings["min_seconds"])
     cells.append({"model": name, "network": "model", "layer": "train_step", "class": type(model).__name__,
-                  "flops_per_sample": flops.model_flops(model)["train"] // 3, "train": step})
+                  "flops_per_sample": flops.model_flops(model)["reconstruct"], "train": step})
     return cells
 
 
@@ -89,6 +91,13 @@ def _ms(cell, measure, batch):
     return 1e3 * batch / cell[measure]["samples_per_s"]
 
 
+def _rate(cell, batch, matmul):
+    """A cell's `train` time per batch in ms, its GFLOP/s (3x the forward FLOPs) and that as a share of `matmul`."""
+    train_ms = _ms(cell, "train", batch)
+    gflops = 3 * cell["flops_per_sample"] * batch / train_ms / 1e6
+    return train_ms, gflops, gflops / matmul
+
+
 def markdown(report):
     """One table per model and backend: each layer's time per batch, FLOPs, rate and share."""
     batch = report["settings"]["batch_size"]
@@ -105,17 +114,16 @@ def markdown(report):
                       f"matmul {result['matmul_gflops_float32']:,.0f} GFLOP/s)", "",
                       "| network | layer | class | output | MFLOP/sample | forward ms | train ms | GFLOP/s | matmul "
                       "| share |", "|---|---|---|---|---|---|---|---|---|---|"]
+            matmul = result["matmul_gflops_float32"]
             for c in layers:
-                train_ms = _ms(c, "train", batch)
-                rate = 3 * c["flops_per_sample"] * batch / train_ms / 1e6
+                train_ms, gflops, share = _rate(c, batch, matmul)
                 lines.append(f"| {c['network']} | {c['layer']} | {c['class']} | {'x'.join(map(str, c['output_shape']))} "
                              f"| {c['flops_per_sample'] / 1e6:.2f} | {_ms(c, 'forward', batch):.2f} | {train_ms:.2f} "
-                             f"| {rate:.1f} | {rate / result['matmul_gflops_float32']:.1%} | {train_ms / total:.1%} |")
-            step_ms = _ms(step, "train", batch)
-            rate = 3 * step["flops_per_sample"] * batch / step_ms / 1e6
+                             f"| {gflops:.1f} | {share:.1%} | {train_ms / total:.1%} |")
+            step_ms, gflops, share = _rate(step, batch, matmul)
             lines += [f"| | sum of the layers | | | | | {total:.2f} | | | 100% |",
                       f"| model | whole `train_step` | {step['class']} | | {step['flops_per_sample'] / 1e6:.2f} | "
-                      f"| {step_ms:.2f} | {rate:.1f} | {rate / result['matmul_gflops_float32']:.1%} | |", ""]
+                      f"| {step_ms:.2f} | {gflops:.1f} | {share:.1%} | |", ""]
     return "\n".join(lines)
 
 

@@ -107,7 +107,7 @@ def _peer_cells(backend, batch, settings):
 def _supported(settings, backend):
     """`settings` less what `backend` cannot run, and a note of each thing left out."""
     skipped = []
-    if backend == "torch" and any(n != 1 for n in settings.get("steps_per_execution", [1])):
+    if backend == "torch" and any(n != 1 for n in settings["steps_per_execution"]):
         skipped.append("steps_per_execution > 1: Keras's torch backend runs one step per execution")
         settings = {**settings, "steps_per_execution": [1]}
     return settings, skipped
@@ -129,14 +129,16 @@ def _throughput_cells(device, settings, matmul):
 
 def main(settings_path, results_path):
     device = backends.current()
-    settings, skipped = _supported(json.loads(Path(settings_path).read_text()), device.name)
+    settings = json.loads(Path(settings_path).read_text())
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
     matmul = device.matmul_rate()
     if settings.get("job") == "layers":  # layer_times.py
+        skipped = []
         cells = [c for name in settings["models"] for c in layer_times.layer_cells(device, name,
                                                                                    settings["batch_size"], settings)]
     else:
+        settings, skipped = _supported(settings, device.name)
         cells = _throughput_cells(device, settings, matmul)
     result = {"backend": device.name, "backend_version": device.version, "keras_version": keras.__version__,
               "device": device.device, "matmul_gflops_float32": matmul, "peak_memory_mb": device.peak_memory_mb(),
