@@ -209,12 +209,17 @@ def _slug(text):
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def device_name(devices):
+    """What a report is named after: the accelerators among `devices` (as the backends name them), else the CPU."""
+    gpus = sorted(set(devices) - {"cpu"})
+    return ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}"
+
+
 def report_of(script, argv, settings, results, start):
     """The whole report of a run of benchmarks/`script`: command, device, host, settings, each backend's results."""
-    gpus = sorted({r["device"] for r in results} - {"cpu"})
     argv = sys.argv[1:] if argv is None else argv
     return {"command": " ".join(["python", f"benchmarks/{script}", *argv]),
-            "device": ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}", "host": timing.host_facts(),
+            "device": device_name(r["device"] for r in results), "host": timing.host_facts(),
             "settings": settings, "wall_s": time.perf_counter() - start, "backends": results}
 
 

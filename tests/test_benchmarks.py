@@ -96,3 +96,22 @@ def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
     for timed in [c[m] for c in cells for m in ("forward", "train")] + [step["train"]]:
         assert len(timed["seconds"]) == 5 and all(math.isfinite(s) and s > 0 for s in timed["seconds"])
     assert "| decoder | logits | Conv2DTranspose | 28x28x1 |" in out.with_suffix(".md").read_text()
+
+
+def test_policy_quality_trains_and_tests_under_each_policy(tmp_path, mnist):
+    out = tmp_path / "quality"
+    policies = ["float32", "mixed_bfloat16"]
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "policy_quality.py"), "--limit", "512", "--epochs", "2",
+                           "--policies", ",".join(policies), "--out", str(out)], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["backend"] == keras.config.backend() and report["train_images"] == report["test_images"] == 512
+    assert [run["policy"] for run in report["runs"]] == policies
+    for run in report["runs"]:
+        assert len(run["train_loss"]) == 2 and run["train_loss"][1] < run["train_loss"][0], run
+        test = run["test"]
+        assert math.isfinite(test["loss"]) and test["loss"] == pytest.approx(
+            test["reconstruction_loss"] + test["kl_loss"], rel=1e-4)
+        assert run["train_wall_s"] > 0
+    assert "| mixed_bfloat16 |" in out.with_suffix(".md").read_text()
