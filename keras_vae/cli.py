@@ -12,6 +12,7 @@
 import argparse
 import json
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import numpy as np
 
 from keras_vae import data, recipes, zoo
 from keras_vae import evaluate as evaluation
-from keras_vae.files import atomic_path, write_json
+from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
+from keras_vae.files import atomic_path, recover_directory, remove_partial_files, write_json
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,25 +30,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-class HistoryWriter(keras.callbacks.Callback):
-    """Writes the per-epoch logs to a JSON file after every epoch, keeping a resumed run's earlier epochs.
-
-    Args:
-        path: the JSON file; on a resumed run its first `initial_epoch` epochs are kept.
-        resume: whether to continue the history already in `path`.
-    """
-
-    def __init__(self, path, resume=False):
-        super().__init__()
-        self.path = Path(path)
-        self.history = json.loads(self.path.read_text()) if resume and self.path.exists() else {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
-            self.history[key] = self.history.get(key, [])[:epoch] + [float(value)]
-        write_json(self.path, self.history)
 
 
 def _positive_int(text):
@@ -66,14 +49,33 @@ def _positive_float(text):
 def _prepare_out(out, resume):
     """Creates the output directory, refusing to overwrite a finished or interrupted run."""
     backup = out / "backup"
+    if out.is_dir():  # put back what a crash interrupted
+        recover_directory(backup)
+        remove_partial_files(out)
     if backup.exists() and not resume:
         raise FileExistsError(f"{out} holds an interrupted run: pass --resume to continue it, or choose another --out")
     if (out / "model.keras").exists() and not backup.exists():
         raise FileExistsError(f"{out} already holds a trained model.keras; choose another --out")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, not a directory")
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "write-test.txt") as tmp:  # fail now, not after hours of training
         Path(tmp).write_text("ok")
     (out / "write-test.txt").unlink()
+
+
+def _check_free_space(out, model):
+    """Refuses to start when `out`'s disk cannot hold what the run writes.
+
+    The run writes the backup (weights and Adam's two moments: 3 copies of the weights, twice while a new
+    backup replaces the old), model.keras (3 copies), model.weights.h5 (1) and figures (under 1 MB).
+    """
+    weights = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in model.weights)
+    needed = 10 * weights + 2**20
+    free = shutil.disk_usage(out).free
+    if free < needed:
+        raise OSError(f"{out} has {free / 2**20:.1f} MB free; this run writes about {needed / 2**20:.1f} MB "
+                      "(backups, model.keras, weights, figures): free some space or choose another --out")
 
 
 def _save_figures(model, x_test, y_test, out):
@@ -110,6 +112,7 @@ def train(args):
     entry = zoo.entry(name)
     out = Path(args.out or f"runs/{name}")
     _prepare_out(out, args.resume)
+    backup = out / "backup"
     keras.utils.set_random_seed(settings["seed"])
     dataset = settings["dataset"] or entry.dataset
     batch_size = settings["batch_size"]
@@ -117,17 +120,21 @@ def train(args):
         dataset, binarize=settings["binarize"], batch_size=batch_size, seed=settings["seed"])
     overrides = {"latent_dim": args.latent_dim} if args.latent_dim else {}
     model = zoo.get(name, **overrides)
+    _check_free_space(out, model)
     model.compile(optimizer=_optimizer(settings, -(-len(y_train) // batch_size)))
     labelled = bool(model.num_classes)
-    in_memory = isinstance(x_train, np.ndarray)
-    model.fit(
-        x_train, y_train if labelled and in_memory else None,
-        epochs=settings["epochs"], batch_size=batch_size if in_memory else None,
-        validation_data=(x_test, y_test) if labelled else (x_test,),
-        callbacks=[keras.callbacks.BackupAndRestore(str(out / "backup")),
-                   HistoryWriter(out / "history.json", resume=args.resume)],
-        verbose=args.verbose,
-    )
+    batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(
+        x_train, y_train if labelled else None, batch_size=batch_size, seed=settings["seed"])
+    try:
+        model.fit(batches, epochs=settings["epochs"], shuffle=False,  # the batches shuffle, by epoch
+                  validation_data=(x_test, y_test) if labelled else (x_test,),
+                  callbacks=[HistoryWriter(out / "history.json", resume=args.resume),
+                             BackupAndRestore(backup, delete_checkpoint=False), DataEpoch(batches),
+                             StopOnNonFiniteLoss()],
+                  verbose=args.verbose)
+    except NonFiniteLossError as error:
+        raise NonFiniteLossError(f"{error}. The last completed epoch's backup is kept in {backup}; a resumed run "
+                                 "would repeat the same steps, so start a new --out with other settings") from None
     test = model.evaluate(x_test, y_test if labelled else None, batch_size=batch_size, verbose=0,
                           return_dict=True)
     inference = zoo.get(name, **overrides)  # the weights file holds no optimizer state: a third of the size
@@ -140,6 +147,7 @@ def train(args):
                                            "backend": keras.config.backend(),
                                            **{k: float(v) for k, v in test.items()}})
     _save_figures(model, x_test, y_test, out)
+    shutil.rmtree(backup)  # only now: a crash before this point resumes from it
     terms = ", ".join(f"{k} {float(v):.2f}" for k, v in test.items())
     print(f"{name}: test {terms}; wrote {out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
           "test_metrics.json and figures")
@@ -363,7 +371,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError, NotImplementedError) as error:
+    except (ValueError, OSError, NotImplementedError, NonFiniteLossError) as error:
         print(f"keras-vae: error: {error}", file=sys.stderr)
         return 2
 

@@ -41,6 +41,7 @@ __all__ = [
     "DataFileError",
     "DatasetSpec",
     "DynamicBinarization",
+    "EpochBatches",
     "IDX_FILES",
     "check_images",
     "load",
@@ -427,14 +428,16 @@ def _bernoulli(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarra
 # --------------------------------------------------------------------------
 
 
-class DynamicBinarization(keras.utils.PyDataset):
-    """Batches of images binarized with a fresh Bernoulli draw each epoch.
+class EpochBatches(keras.utils.PyDataset):
+    """Batches of in-memory images (and labels) whose order depends only on the seed and the epoch.
 
-    Pixel values are read as probabilities. Batch ``i`` of epoch ``e`` is
-    drawn from a generator seeded with ``(seed, e, i)``, so batches are
-    reproducible for a seed, independent of access order and thread count,
-    and different every epoch. `on_epoch_end` (called by ``fit``) moves on
-    to the next epoch, with a new order when ``shuffle`` is set.
+    Epoch ``e`` visits the images in the permutation drawn from ``(seed, e)``,
+    so a run resumed at epoch ``e`` (see `set_epoch` and
+    `keras_vae.callbacks.DataEpoch`) sees exactly the batches an uninterrupted
+    run saw. `fit` with arrays shuffles from a generator that restarts with
+    the process, which a resumed run cannot repeat; for the same reason, give
+    `fit` ``shuffle=False`` (else Keras reorders the batches with Python's
+    global `random`).
 
     Args:
         images: Float images in [0, 1], first axis the sample axis.
@@ -442,7 +445,7 @@ class DynamicBinarization(keras.utils.PyDataset):
             ``(x, y)`` tuples, otherwise ``x`` alone.
         batch_size: Images per batch; the last batch may be smaller.
         shuffle: Whether to visit the images in a new order each epoch.
-        seed: Seed of the draws and of the order.
+        seed: Seed of the order.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size``,
             passed to `keras.utils.PyDataset`.
 
@@ -451,8 +454,8 @@ class DynamicBinarization(keras.utils.PyDataset):
             match the images in number, or if ``batch_size`` is not positive.
 
     Example:
-        >>> data = DynamicBinarization(x_train, batch_size=128)  # doctest: +SKIP
-        >>> model.fit(data, epochs=10)  # doctest: +SKIP
+        >>> batches = EpochBatches(x_train, batch_size=128, seed=0)  # doctest: +SKIP
+        >>> model.fit(batches, epochs=10, shuffle=False, callbacks=[DataEpoch(batches)])  # doctest: +SKIP
     """
 
     def __init__(
@@ -477,8 +480,7 @@ class DynamicBinarization(keras.utils.PyDataset):
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = seed
-        self.epoch = 0
-        self._order = self._epoch_order()
+        self.set_epoch(0)
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
@@ -487,20 +489,51 @@ class DynamicBinarization(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch index {index} out of range for {len(self)} batches")
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        rng = np.random.default_rng([_TRAIN_DRAW, self.seed, self.epoch, index])
-        x = _bernoulli(self.images[rows], rng)
+        x = self._images_of(rows, index)
         return x if self.labels is None else (x, self.labels[rows])
 
-    def on_epoch_end(self) -> None:
-        """Moves to the next epoch: new draws, and a new order if shuffling."""
-        self.epoch += 1
-        self._order = self._epoch_order()
+    def _images_of(self, rows: np.ndarray, index: int) -> np.ndarray:
+        """The images of batch ``index``, rows ``rows`` of ``images``."""
+        return self.images[rows]
 
-    def _epoch_order(self) -> np.ndarray:
-        if not self.shuffle:
-            return np.arange(len(self.images))
-        rng = np.random.default_rng([_TRAIN_ORDER, self.seed, self.epoch])
-        return rng.permutation(len(self.images))
+    def set_epoch(self, epoch: int) -> None:
+        """Makes the batches those of epoch ``epoch`` (0-based)."""
+        self.epoch = epoch
+        if self.shuffle:
+            self._order = np.random.default_rng([_TRAIN_ORDER, self.seed, epoch]).permutation(len(self.images))
+        else:
+            self._order = np.arange(len(self.images))
+
+    def on_epoch_end(self) -> None:
+        """Moves to the next epoch (`fit` calls it)."""
+        self.set_epoch(self.epoch + 1)
+
+
+class DynamicBinarization(EpochBatches):
+    """Batches of images binarized with a fresh Bernoulli draw each epoch.
+
+    Pixel values are read as probabilities. Batch ``i`` of epoch ``e`` is
+    drawn from a generator seeded with ``(seed, e, i)``, so batches are
+    reproducible for a seed, independent of access order and thread count,
+    and different every epoch. The order is that of `EpochBatches`.
+
+    Args:
+        images: Float images in [0, 1], first axis the sample axis.
+        labels: Optional labels, one per image; when given, batches are
+            ``(x, y)`` tuples, otherwise ``x`` alone.
+        batch_size: Images per batch; the last batch may be smaller.
+        shuffle: Whether to visit the images in a new order each epoch.
+        seed: Seed of the draws and of the order.
+        **kwargs: passed to `EpochBatches`.
+
+    Example:
+        >>> data = DynamicBinarization(x_train, batch_size=128)  # doctest: +SKIP
+        >>> model.fit(data, epochs=10)  # doctest: +SKIP
+    """
+
+    def _images_of(self, rows: np.ndarray, index: int) -> np.ndarray:
+        rng = np.random.default_rng([_TRAIN_DRAW, self.seed, self.epoch, index])
+        return _bernoulli(self.images[rows], rng)
 
 
 def _probabilities(images: Any) -> np.ndarray:

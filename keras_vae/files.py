@@ -1,11 +1,15 @@
 """Writing files so that a crash never leaves a half-written one where a good one stood."""
 
 import contextlib
+import glob
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+_PARTIAL = "partial-"  # the temporaries of `atomic_path` and `atomic_directory` are named .NAME.partial-XXXX...
+_OLD = "-old"  # ... and a directory's previous version, while `atomic_directory` swaps in the new one, ...-old
 
 
 @contextlib.contextmanager
@@ -21,7 +25,7 @@ def atomic_path(path):
         ...     model.save(tmp)
     """
     path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_PARTIAL}",
                                   suffix="".join(path.suffixes))
     os.close(handle)
     try:
@@ -48,7 +52,7 @@ def atomic_directory(path):
         ...     archive.write_out(str(tmp))
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{_PARTIAL}"))
     try:
         yield tmp
         _replace(tmp, path)
@@ -56,12 +60,39 @@ def atomic_directory(path):
         _remove(tmp)
 
 
+def recover_directory(path):
+    """Undoes what a crash left of an `atomic_directory(path)` write: call it before reading `path`.
+
+    A crash between the two renames of a swap leaves no `path`, and its previous version beside it under a
+    temporary name: that version is put back. Temporaries of writes that never finished are removed.
+
+    Args:
+        path: a `Path`, the directory `atomic_directory` writes.
+
+    Example:
+        >>> recover_directory(Path("runs/vae/backup"))   # then load the backup
+    """
+    pattern = f".{glob.escape(path.name)}.{_PARTIAL}*"
+    for old in path.parent.glob(f"{pattern}{_OLD}"):
+        if not path.exists():
+            os.replace(old, path)
+    for leftover in path.parent.glob(pattern):
+        _remove(leftover)
+
+
+def remove_partial_files(directory):
+    """Removes the temporaries that `atomic_path` and `atomic_directory` writes cut short by a crash left in
+    `directory` (after `recover_directory` has put back what it can)."""
+    for leftover in Path(directory).glob(f".*.{_PARTIAL}*"):
+        _remove(leftover)
+
+
 def _replace(new, path):
     """Renames `new` to `path`, removing what `path` held after the rename."""
     if not (path.exists() or path.is_symlink()):
         os.replace(new, path)
         return
-    old = new.with_name(f"{new.name}-old")
+    old = new.with_name(f"{new.name}{_OLD}")
     os.replace(path, old)
     try:
         os.replace(new, path)

@@ -3,10 +3,14 @@
 import keras
 from keras import ops
 
+from keras_vae.losses import clip_log_var
+
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Sampling(keras.layers.Layer):
     """Draws `z = z_mean + exp(z_log_var / 2) * eps` with `eps ~ N(0, I)`: the reparameterisation trick.
+
+    `z_log_var` is clipped to `keras_vae.losses.LOG_VAR_RANGE` first, as in the KL term.
 
     The noise comes from the layer's own `keras.random.SeedGenerator`, whose state is a non-trainable
     variable, so a seeded model draws the same noise on every backend run after run, and JAX's
@@ -29,7 +33,7 @@ class Sampling(keras.layers.Layer):
     def call(self, inputs):
         z_mean, z_log_var = inputs
         noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * noise
+        return z_mean + ops.exp(0.5 * clip_log_var(z_log_var)) * noise
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

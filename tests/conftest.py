@@ -36,3 +36,14 @@ def _float32_policy():
     keras.utils.set_random_seed(0)
     yield
     keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture
+def small_data_dir(small_mnist, tmp_path, monkeypatch):
+    """A KERAS_VAE_DATA_DIR holding mnist.npz with 512 real training and 128 real test images."""
+    from harness import write_mnist_npz
+
+    directory = tmp_path / "data"
+    directory.mkdir()
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(write_mnist_npz(directory, small_mnist)))
+    return directory

@@ -51,3 +51,12 @@ def check_sample(model, y):
     assert first.min() >= 0.0 and first.max() <= 1.0
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def write_mnist_npz(directory, small_mnist, train=512, test=128):
+    """Writes `directory/mnist.npz` with the first `train` and `test` images of `small_mnist`; returns `directory`."""
+    (x, y), (x_test, y_test) = small_mnist
+    as_bytes = lambda images: np.round(images[..., 0] * 255).astype(np.uint8)  # noqa: E731
+    np.savez(directory / "mnist.npz", x_train=as_bytes(x[:train]), y_train=y[:train],
+             x_test=as_bytes(x_test[:test]), y_test=y_test[:test])
+    return directory

@@ -8,20 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from harness import write_mnist_npz
 from keras_vae import cli
-
-
-@pytest.fixture
-def small_data_dir(small_mnist, tmp_path, monkeypatch):
-    """A KERAS_VAE_DATA_DIR holding mnist.npz with 512 real training and 128 real test images."""
-    (x, y), (x_test, y_test) = small_mnist
-    as_bytes = lambda images: np.round(images[..., 0] * 255).astype(np.uint8)  # noqa: E731
-    directory = tmp_path / "data"
-    directory.mkdir()
-    np.savez(directory / "mnist.npz", x_train=as_bytes(x[:512]), y_train=y[:512],
-             x_test=as_bytes(x_test[:128]), y_test=y_test[:128])
-    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(directory))
-    return directory
 
 
 def train(out, *args):
@@ -152,11 +140,7 @@ def test_a_recipe_for_another_model_is_refused(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def trained_vae(tmp_path_factory, small_mnist):
     """A one-epoch `keras-vae train vae` run directory."""
-    (x, y), (x_test, y_test) = small_mnist
-    directory = tmp_path_factory.mktemp("data")
-    as_bytes = lambda images: np.round(images[..., 0] * 255).astype(np.uint8)  # noqa: E731
-    np.savez(directory / "mnist.npz", x_train=as_bytes(x[:512]), y_train=y[:512],
-             x_test=as_bytes(x_test[:128]), y_test=y_test[:128])
+    directory = write_mnist_npz(tmp_path_factory.mktemp("data"), small_mnist)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KERAS_VAE_DATA_DIR", str(directory))
         out = tmp_path_factory.mktemp("runs") / "vae"

@@ -1,0 +1,155 @@
+"""Faults during training: runs really killed with SIGKILL resume to the uninterrupted result; a NaN loss or a
+full disk stops with a clear error and leaves the earlier files as they were."""
+
+import json
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_vae import callbacks, cli, data, zoo
+
+CRASH = Path(__file__).with_name("crash.py")
+EPOCHS = 5
+
+
+def train_argv(out, *extra):
+    return ["train", "vae", "--epochs", str(EPOCHS), "--batch-size", "64", "--verbose", "0", "--out", str(out),
+            *extra]
+
+
+def keras_vae(*argv, crash=("none", 0), **popen):
+    """Starts `keras-vae ARGV` in a subprocess, killed at the moment `crash` names (see tests/crash.py)."""
+    return subprocess.Popen([sys.executable, str(CRASH), *map(str, crash), *argv], stderr=subprocess.PIPE,
+                            text=True, **popen)
+
+
+def finish(process):
+    _, err = process.communicate(timeout=300)
+    return process.returncode, err
+
+
+def epochs_in(out):
+    path = out / "history.json"
+    return len(json.loads(path.read_text())["loss"]) if path.exists() else 0
+
+
+def backup_epoch(out):
+    return json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"]
+
+
+def weights(path):
+    with h5py.File(path, "r") as file:
+        arrays = {}
+        file.visititems(lambda key, item: arrays.setdefault(key, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data_dir, tmp_path):
+    reference, out = tmp_path / "reference", tmp_path / "run"
+    assert finish(keras_vae(*train_argv(reference)))[0] == 0
+
+    # killed with the first backup's weights half written: there is nothing to resume from yet
+    assert finish(keras_vae(*train_argv(out), crash=("torn", 1)))[0] == -signal.SIGKILL
+    assert not (out / "backup").exists() and epochs_in(out) == 1
+
+    # resumed (from the start), then killed between the renames that put the third backup in place
+    assert finish(keras_vae(*train_argv(out, "--resume"), crash=("swap", 3)))[0] == -signal.SIGKILL
+    assert not (out / "backup").exists() and epochs_in(out) == 3
+
+    # resumed from the second epoch's backup, then killed from outside at a random moment after epoch 4's end
+    run = keras_vae(*train_argv(out, "--resume"))
+    while epochs_in(out) < 4 and run.poll() is None:
+        time.sleep(0.01)
+    time.sleep(random.uniform(0, 0.5))
+    run.kill()
+    assert finish(run)[0] == -signal.SIGKILL, "the run ended before it was killed"
+    assert not (out / "model.keras").exists()  # the backup may be mid-swap: the next run puts it back
+
+    status, err = finish(keras_vae(*train_argv(out, "--resume")))
+    assert status == 0, err
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
+    history, expected = (json.loads((d / "history.json").read_text()) for d in (out, reference))
+    assert len(history["loss"]) == EPOCHS
+    assert history == expected
+    for key, value in weights(reference / "model.weights.h5").items():
+        np.testing.assert_array_equal(weights(out / "model.weights.h5")[key], value, err_msg=key)
+
+
+def files_of_at_most_50_kb():
+    """A full disk, as the process sees it: writing past 50 kB fails with EFBIG (SIGXFSZ ignored)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+
+def test_a_full_disk_fails_cleanly_and_the_previous_backup_survives(small_data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert finish(keras_vae(*train_argv(out), crash=("swap", 3)))[0] == -signal.SIGKILL
+    status, err = finish(keras_vae(*train_argv(out, "--resume"), preexec_fn=files_of_at_most_50_kb))
+    assert status == 2 and "could not write the backup of epoch 3" in err and "previous backup is unchanged" in err
+    assert backup_epoch(out) == 2 and not list(out.glob(".backup*"))
+    model = zoo.get("vae")
+    model.compile(optimizer="adam")
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(out / "backup" / "latest.weights.h5")  # whole and loadable
+
+
+def test_the_disk_space_a_run_needs_is_checked_before_training(small_data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli.shutil, "disk_usage", lambda path: type("usage", (), {"free": 100_000})())
+    out = tmp_path / "run"
+    assert cli.main(train_argv(out)) == 2
+    assert "has 0.1 MB free; this run writes about" in capsys.readouterr().err
+    assert not (out / "history.json").exists()
+
+
+class NaNBatch(data.EpochBatches):
+    """Real MNIST batches, with NaN in batch `batch` of epoch `epoch` (1-based), past `fit`'s array checks."""
+
+    def __init__(self, images, epoch, batch):
+        super().__init__(images, batch_size=64)
+        self.poisoned = (epoch - 1, batch - 1)
+
+    def _images_of(self, rows, index):
+        images = super()._images_of(rows, index)
+        return images * np.nan if (self.epoch, index) == self.poisoned else images
+
+
+def test_a_nan_loss_stops_with_the_epoch_and_batch_and_keeps_the_last_good_weights(small_mnist):
+    (x, _), _ = small_mnist
+    model = zoo.get("vae")
+    model.compile(optimizer="adam")
+    end_of_first_epoch = []
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: end_of_first_epoch.append(
+        [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]) if epoch == 0 else None)
+    nan_data = NaNBatch(x[:512], epoch=2, batch=3)
+    with pytest.raises(callbacks.NonFiniteLossError, match="became nan at epoch 2, batch 3;.*lower learning rate"):
+        model.fit(nan_data, epochs=3, verbose=0, shuffle=False,
+                  callbacks=[keep, callbacks.DataEpoch(nan_data), callbacks.StopOnNonFiniteLoss()])
+    for weight, good in zip(model.weights, end_of_first_epoch[0]):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), good)
+
+
+def test_a_diverging_cli_run_exits_2_naming_the_epoch_and_batch(small_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(train_argv(out, "--learning-rate", "1e12")) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"^keras-vae: error: the training loss became (nan|inf) at epoch \d, batch \d+;", err), err
+    assert "start a new --out" in err and not (out / "model.keras").exists()
+
+
+def test_the_log_variance_is_clipped_so_exp_cannot_overflow():
+    from keras_vae.layers import Sampling
+    from keras_vae.losses import kl_divergence
+
+    z_mean, z_log_var = np.zeros((2, 2), "float32"), np.full((2, 2), 1e4, "float32")
+    assert np.isfinite(keras.ops.convert_to_numpy(kl_divergence(z_mean, z_log_var))).all()
+    assert np.isfinite(keras.ops.convert_to_numpy(Sampling(seed=0)([z_mean, z_log_var]))).all()
