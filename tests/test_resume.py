@@ -79,8 +79,12 @@ def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data
     assert status == 0, err
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
     history, expected = (json.loads((d / "history.json").read_text()) for d in (out, reference))
-    assert len(history["loss"]) == EPOCHS
-    assert history == expected
+    assert len(history["loss"]) == EPOCHS and history.keys() == expected.keys()
+    # The weights must match bit for bit. The logged means may differ in the last bits: TensorFlow runs a
+    # graph's independent ops in parallel, and 40 evaluations of the same weights in one process gave 3
+    # different val_loss values (1 with inter-op parallelism off).
+    for key, values in expected.items():
+        np.testing.assert_allclose(history[key], values, rtol=1e-6, err_msg=key)
     for key, value in weights(reference / "model.weights.h5").items():
         np.testing.assert_array_equal(weights(out / "model.weights.h5")[key], value, err_msg=key)
 
