@@ -33,17 +33,32 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text):
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
 def _positive_float(text):
-    value = float(text)
-    if not value > 0:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
+
+
+def _check_directory(path, option):
+    """Refuses, before any work, a directory to write that cannot be made: it, or a folder above it, is a file."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise NotADirectoryError(f"{option} {path}: {place} is a file, not a directory")
+            return
 
 
 def _prepare_out(out, resume):
@@ -111,13 +126,14 @@ def train(args):
     name, settings = _training_settings(args)
     entry = zoo.entry(name)
     out = Path(args.out or f"runs/{name}")
-    _prepare_out(out, args.resume)
-    backup = out / "backup"
+    _check_directory(out, "--out")
     keras.utils.set_random_seed(settings["seed"])
     dataset = settings["dataset"] or entry.dataset
     batch_size = settings["batch_size"]
     (x_train, y_train), (x_test, y_test) = data.load(
         dataset, binarize=settings["binarize"], batch_size=batch_size, seed=settings["seed"])
+    _prepare_out(out, args.resume)  # after the data: a run that cannot start leaves no directory
+    backup = out / "backup"
     overrides = {"latent_dim": args.latent_dim} if args.latent_dim else {}
     model = zoo.get(name, **overrides)
     _check_free_space(out, model)
@@ -161,14 +177,12 @@ def _trained_model(args):
     if args.pretrained:
         return zoo.get(args.name, pretrained=True)
     path = Path(args.weights)
+    if path.is_dir():
+        raise IsADirectoryError(f"--weights {path} is a directory, not a .weights.h5 or .keras file")
     if not path.is_file():
         raise FileNotFoundError(f"--weights {path}: no such file")
     if path.name.endswith(".keras"):
-        model = keras.saving.load_model(path, safe_mode=True)
-        expected = zoo.entry(args.name).model_class
-        if type(model) is not expected:
-            raise ValueError(f"{path} holds a {type(model).__name__}, not the {expected.__name__} of {args.name!r}")
-        return model
+        return zoo.load_model(path, args.name)  # safe_mode=True; checks the class
     if not path.name.endswith(".weights.h5"):
         raise ValueError(f"--weights must be a .weights.h5 or .keras file, got {path}")
     model = zoo.get(args.name)
@@ -178,6 +192,8 @@ def _trained_model(args):
 
 def evaluate(args):
     """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL and (CVAE) class accuracy, as JSON."""
+    if args.json:
+        _check_directory(Path(args.json).parent, "--json")
     model = _trained_model(args)
     result = evaluation.report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k,
                                limit=args.limit, seed=args.seed)
@@ -270,6 +286,7 @@ def plot(args):
     """`keras-vae plot`: draws one of the tutorials' figures of a trained model as OUT/NAME-KIND.png."""
     from keras_vae import plots
 
+    _check_directory(Path(args.out), "--out")
     target = Path(args.out) / f"{args.name}-{args.kind}.png"
     gif = target.with_suffix(".gif") if args.kind == "interpolation" else None
     if args.kind == "training_curves":
@@ -280,7 +297,6 @@ def plot(args):
         entry = zoo.entry(args.name)
         model = _trained_model(args)
         _, (images, labels) = data.load(entry.dataset)
-        target.parent.mkdir(parents=True, exist_ok=True)  # the GIF is written with the figure
         figure = _figure(args, model, images[:args.limit], labels[:args.limit],
                          data.DATASETS[entry.dataset].class_names, gif)
         source = "pretrained weights" if args.pretrained else str(args.weights)

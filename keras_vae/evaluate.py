@@ -313,6 +313,8 @@ def train_classifier(images, labels, epochs=2, batch_size=128, seed=0):
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be {len(images)} integers, got dtype {labels.dtype} and shape "
                          f"{labels.shape}")
+    if labels.min() < 0 or labels.max() >= 10:  # JAX would train on them silently, the others fail deep inside
+        raise ValueError(f"labels must lie in [0, 10), got values from {labels.min()} to {labels.max()}")
     init = keras.initializers.GlorotUniform(seed=seed)
     classifier = keras.Sequential([
         keras.Input((28, 28, 1)),

@@ -75,7 +75,9 @@ def export_saved_model(model, path, overwrite=False):
         NotImplementedError: on the PyTorch backend (Keras exports SavedModels from TensorFlow and JAX only).
         TypeError: if `model` is not a keras_vae model.
         ValueError: if `model` is not built.
-        FileExistsError: if `path` exists and `overwrite` is False.
+        FileExistsError: if `path` exists and `overwrite` is False, or, with `overwrite`, is something other
+            than a SavedModel (a file, or a directory without saved_model.pb, is never replaced).
+        NotADirectoryError: if a folder above `path` is a file.
 
     Example:
         >>> model = keras_vae.zoo.get("cvae", pretrained=True)
@@ -83,14 +85,28 @@ def export_saved_model(model, path, overwrite=False):
         >>> served = tf.saved_model.load("exports/cvae")
         >>> sevens = served.sample(n=8, seed=1, labels=[7])["images"]     # shape (8, 28, 28, 1)
     """
-    _check_exportable(model)
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    _check_destination(path, overwrite)
+    _check_exportable(model)
     archive = _archive(model)
     with atomic_directory(path) as tmp:
         archive.write_out(str(tmp), verbose=False)
     return path
+
+
+def _check_destination(path, overwrite):
+    """Refuses, before the slow tracing, a `path` that cannot or must not become the SavedModel directory."""
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        if not path.is_dir() or not ((path / "saved_model.pb").is_file() or not any(path.iterdir())):
+            raise FileExistsError(f"{path} exists and is not a SavedModel (no saved_model.pb): overwrite=True "
+                                  "replaces only an earlier export; choose another path")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(f"cannot export to {path}: {parent} is a file, not a directory")
+            break
 
 
 def _check_exportable(model):

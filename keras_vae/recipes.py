@@ -18,9 +18,12 @@ Example:
 
 import hashlib
 import json
+import math
+import re
 import shutil
 from pathlib import Path
 
+from keras_vae.data import BINARIZE_MODES, DATASETS
 from keras_vae.files import atomic_path, write_json
 
 RECIPE_FILE = "recipe.json"
@@ -33,6 +36,27 @@ SCHEDULES = ("constant", "cosine")
 
 class RecipeError(ValueError):
     """A recipe that is not valid JSON, has unknown keys or wrong values, or names a file outside its folder."""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _one_of(choices):
+    return lambda value: (value is None or isinstance(value, str)) and value in choices
+
+
+#: training key -> (whether a value is valid, what it must be)
+_TRAINING_VALUES = {
+    "dataset": (_one_of((None, *DATASETS)), f"null or one of {sorted(DATASETS)}"),
+    "binarize": (_one_of(BINARIZE_MODES), f"one of {', '.join(map(json.dumps, BINARIZE_MODES))}"),
+    "epochs": (lambda value: _is_int(value) and value > 0, "a positive integer"),
+    "batch_size": (lambda value: _is_int(value) and value > 0, "a positive integer"),
+    "learning_rate": (lambda value: isinstance(value, (int, float)) and not isinstance(value, bool)
+                      and math.isfinite(value) and value > 0, "a positive finite number"),
+    "schedule": (_one_of(SCHEDULES), f"one of {SCHEDULES}"),
+    "seed": (_is_int, "an integer"),
+}
 
 
 def _check_keys(where, found, allowed, path):
@@ -59,7 +83,7 @@ def read(folder):
     if not path.is_file():
         raise FileNotFoundError(f"no {RECIPE_FILE} in {folder}: a recipe folder holds one (see zoo/README.md)")
     try:
-        recipe = json.loads(path.read_text())
+        recipe = json.loads(path.read_text(), parse_constant=lambda constant: _not_json(constant, path))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RecipeError(f"{path} is not valid JSON: {error}") from None
     if not isinstance(recipe, dict) or not isinstance(recipe.get("model"), str):
@@ -69,14 +93,22 @@ def read(folder):
     if not isinstance(training, dict):
         raise RecipeError(f"{path}: \"training\" must be an object")
     _check_keys("training", training, TRAINING_DEFAULTS, path)
-    if training.get("schedule", "constant") not in SCHEDULES:
-        raise RecipeError(f"{path}: schedule must be one of {SCHEDULES}, got {training['schedule']!r}")
+    for key, value in training.items():
+        valid, expected = _TRAINING_VALUES[key]
+        if not valid(value):
+            raise RecipeError(f"{path}: training {key} must be {expected}, got {value!r}")
     weights = recipe.get("weights")
     if weights is not None:
         if not isinstance(weights, dict) or set(weights) != {"file", "sha256"}:
             raise RecipeError(f"{path}: \"weights\" must be {{\"file\": NAME, \"sha256\": HEX}}")
         _plain_name(weights["file"], path)
+        if not isinstance(weights["sha256"], str) or not re.fullmatch("[0-9a-f]{64}", weights["sha256"]):
+            raise RecipeError(f"{path}: weights sha256 must be 64 lowercase hex digits, got {weights['sha256']!r}")
     return {"model": recipe["model"], "training": {**TRAINING_DEFAULTS, **training}, "weights": weights}
+
+
+def _not_json(constant, path):
+    raise RecipeError(f"{path} is not valid JSON: {constant} is a Python float, not a JSON number")
 
 
 def _plain_name(name, path):
@@ -99,6 +131,7 @@ def weights_path(folder):
 
     Raises:
         FileNotFoundError: if the recipe records no weights or the file is missing.
+        RecipeError: if the file is a link leading out of `folder`.
         ValueError: if the file's sha256 differs from the recorded one (a corrupt or replaced file).
     """
     recipe = read(folder)
@@ -107,6 +140,9 @@ def weights_path(folder):
     path = Path(folder) / recipe["weights"]["file"]
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} named by {Path(folder) / RECIPE_FILE} is missing")
+    if path.resolve().parent != Path(folder).resolve():
+        raise RecipeError(f"weights file {path} named by {Path(folder) / RECIPE_FILE} is a link to "
+                          f"{path.resolve()}, outside the recipe's folder")
     found = sha256(path)
     if found != recipe["weights"]["sha256"]:
         raise ValueError(f"weights file {path} is corrupt or was replaced: its sha256 is {found}, "

@@ -17,11 +17,14 @@ Example:
 import dataclasses
 import difflib
 import importlib.resources
+import inspect
 import json
 import math
+import zipfile
 from pathlib import Path
 
 import h5py
+import keras
 
 from keras_vae import recipes
 
@@ -97,8 +100,8 @@ def get(name, pretrained=False, **overrides):
         An uncompiled `keras.Model`; call `compile(optimizer=...)` before `fit`.
 
     Raises:
-        ValueError: for an unknown name, a weights file whose sha256 differs from the recipe's, or weights
-            that do not fit the (overridden) architecture.
+        ValueError: for an unknown name or constructor argument, a weights file whose sha256 differs from the
+            recipe's, or weights that do not fit the (overridden) architecture.
         FileNotFoundError: if the entry has no pretrained weights or their file is missing.
 
     Example:
@@ -106,10 +109,27 @@ def get(name, pretrained=False, **overrides):
         >>> images = model.sample(16, seed=0)
     """
     found = entry(name)
+    _check_overrides(found, overrides)
     model = found.model_class(**{**found.config, **overrides})
     if pretrained:
         load_weights(model, _pretrained_weights(name), f"{name!r} built with {overrides or 'no overrides'}")
     return model
+
+
+def _check_overrides(found, overrides):
+    """Refuses constructor arguments the entry's class does not take (Keras would, from deep inside)."""
+    known = {"name", "dtype", "trainable"}  # what keras.Model itself takes
+    for cls in found.model_class.__mro__:
+        if cls.__module__.startswith("keras_vae."):
+            known.update(parameter.name for parameter in inspect.signature(cls.__init__).parameters.values()
+                         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
+    known.discard("self")
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown argument(s) {unknown} for {found.name!r} (a {found.model_class.__name__}).{hint} "
+                         f"It takes: {', '.join(sorted(known))}")
 
 
 def load_weights(model, path, what=None):
@@ -124,18 +144,21 @@ def load_weights(model, path, what=None):
         what: how to name the model in an error (default: its class).
 
     Raises:
-        ValueError: if the file is not a readable weights file or does not fit the model.
+        FileNotFoundError: if there is no file at `path` (IsADirectoryError: a directory).
+        ValueError: if the file is not a readable (say truncated or corrupt) weights file or does not fit
+            the model.
 
     Example:
         >>> load_weights(zoo.get("vae"), "runs/vae/model.weights.h5")
     """
     what = what or type(model).__name__
+    path = _existing_file(path, ".weights.h5", "weights file")
     try:
         with h5py.File(path, "r") as file:
             stored = []
             file.visititems(lambda key, item: stored.append(tuple(item.shape))
                             if isinstance(item, h5py.Dataset) and not key.startswith("optimizer") else None)
-    except OSError as error:
+    except (OSError, RuntimeError, KeyError, ValueError) as error:  # h5py's errors on truncated or corrupt files
         raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
     expected = [tuple(weight.shape) for weight in model.weights]
     if sorted(stored) != sorted(expected):
@@ -145,7 +168,64 @@ def load_weights(model, path, what=None):
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise ValueError(f"weights file {path} does not fit {what}: {error}") from None
+        raise ValueError(f"weights file {path} does not fit {what}: {_one_line(error)}") from None
+    except (OSError, RuntimeError, KeyError) as error:
+        raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
+
+
+def load_model(path, name=None):
+    """Loads a zoo model saved as a `.keras` file (by `keras-vae train` or `model.save`), in Keras's safe mode.
+
+    Safe mode refuses a file whose config holds Python code (a `Lambda` layer's bytecode), so a `.keras`
+    file from elsewhere cannot run code as it loads; the file must hold a model of the zoo's classes.
+
+    Args:
+        path: a `.keras` file.
+        name: the zoo entry the file must hold (its class is checked); None accepts any zoo model.
+
+    Returns:
+        The model, as it was saved.
+
+    Raises:
+        FileNotFoundError: if there is no file at `path` (IsADirectoryError: a directory).
+        ValueError: if the file is not a readable (say truncated) `.keras` file, holds Python code, holds
+            weights that do not fit its config, or holds another model than `name`'s.
+
+    Example:
+        >>> model = load_model("runs/conv_vae/model.keras", "conv_vae")
+    """
+    expected = entry(name).model_class if name is not None else None
+    path = _existing_file(path, ".keras", "model file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"model file {path} is not a readable .keras file: it is not a zip archive "
+                         "(truncated or corrupt?)")
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (ValueError, TypeError, KeyError, OSError, RuntimeError, zipfile.BadZipFile) as error:
+        raise ValueError(f"model file {path} could not be loaded (safe_mode=True): {_one_line(error)}") from None
+    allowed = {expected} if expected else {found.model_class for found in _REGISTRY.values()}
+    if type(model) not in allowed:
+        held = type(model).__name__
+        wanted = f"the {expected.__name__} of {name!r}" if expected else "a model of the zoo"
+        raise ValueError(f"model file {path} holds {'an' if held[0] in 'AEIOU' else 'a'} {held}, not {wanted}")
+    return model
+
+
+def _one_line(error):
+    """Keras's message of `error` on one line (some span several, listing every layer)."""
+    return " ".join(str(error).split())
+
+
+def _existing_file(path, suffix, what):
+    """`path` as a Path if it is a file named `*suffix`, else a FileNotFoundError or ValueError naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} {path} is a directory, not a {suffix} file")
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path}: no such file")
+    if not path.name.endswith(suffix):
+        raise ValueError(f"{what} {path} must be a {suffix} file")
+    return path
 
 
 

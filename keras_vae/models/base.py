@@ -100,6 +100,8 @@ class BaseAutoencoder(keras.Model):
 
     def _check_data(self, x, y):
         """Checks in-memory arrays before they reach a compiled step, where errors are unreadable."""
+        if isinstance(x, list):  # nested lists of pixels; Keras itself would refuse them
+            x = np.asarray(x)
         if not isinstance(x, np.ndarray):
             return x, y
         x = check_images(x, image_shape=self.image_shape)
@@ -147,11 +149,13 @@ class BaseAutoencoder(keras.Model):
         if self.num_classes:
             if labels is None:
                 raise ValueError(f"{type(self).__name__} needs labels: integers in [0, {self.num_classes})")
-            if isinstance(labels, (int, np.integer)):
+            if not hasattr(labels, "shape") or isinstance(labels, np.generic):  # not a tensor: check it as an array
+                labels = np.asarray(labels)
+            if isinstance(labels, np.ndarray) and labels.ndim == 0:  # one class for every image
                 labels = np.full((count,), labels)
-            if isinstance(labels, (np.ndarray, list)) and np.ndim(labels) == 2:
+            if isinstance(labels, np.ndarray) and labels.ndim == 2:
                 return self._check_class_weights(labels, count)
-            return self._check_labels(labels, count) if isinstance(labels, (np.ndarray, list)) else labels
+            return self._check_labels(labels, count) if isinstance(labels, np.ndarray) else labels
         if labels is not None:
             raise ValueError(f"{type(self).__name__} is unconditional: it takes no labels")
         return None
@@ -167,6 +171,11 @@ class BaseAutoencoder(keras.Model):
         return weights.astype("float32")
 
     def _images_in(self, images, labels):
+        if not (hasattr(images, "shape") or isinstance(images, (list, tuple))):
+            raise TypeError(f"images must be an array of shape (N, {', '.join(map(str, self.image_shape))}), "
+                            f"got {type(images).__name__}")
+        if isinstance(images, tuple):
+            images = list(images)
         images = ops.convert_to_tensor(check_images(images, image_shape=self.image_shape))
         return self._conditioned(images, self._check_condition(labels, images.shape[0]))
 
@@ -187,6 +196,12 @@ class BaseAutoencoder(keras.Model):
             labels: for a conditional model only: integer class labels (or one int for all), or class
                 weights of shape (batch, num_classes), rows summing to 1, to decode a blend of classes.
         """
+        if not hasattr(z, "shape") or isinstance(z, np.ndarray):  # not a tensor: numbers, finite
+            z = np.asarray(z)
+            if z.dtype.kind not in "biuf":
+                raise ValueError(f"z must be numbers, got dtype {z.dtype}")
+            if not np.isfinite(z).all():
+                raise ValueError(f"z must be finite; found {np.isnan(z).sum()} NaN and {np.isinf(z).sum()} Inf values")
         z = ops.convert_to_tensor(z)
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
@@ -209,7 +224,7 @@ class BaseAutoencoder(keras.Model):
             seed: int for reproducible draws; None draws fresh ones.
             labels: for a conditional model, the classes to draw (one int or `n` ints).
         """
-        if not isinstance(n, (int, np.integer)) or n <= 0:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise ValueError(f"n must be a positive int, got {n!r}")
         return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed), labels)
 

@@ -20,6 +20,9 @@ def _history_dict(history):
             history = json.loads(path.read_text())
         except FileNotFoundError:
             raise FileNotFoundError(f"no history file at {path}") from None
+        except IsADirectoryError:
+            raise IsADirectoryError(f"{path} is a directory, not a history file (the history.json of "
+                                    "`keras-vae train`)") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f"{path} is not a JSON history ({error})") from None
     history = getattr(history, "history", history)  # keras.callbacks.History

@@ -2,6 +2,8 @@
 interpolations between classes (a strip, and an animated GIF).
 """
 
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -214,6 +216,7 @@ def interpolation(model, images, labels, start, end, steps=10, class_names=None,
                         title=f"from the mean of {names[start]} (t = 0)\nto the mean of {names[end]} (t = 1)")
     if gif is not None:
         first, *rest = _gif_frames(decoded)
+        Path(gif).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(gif) as tmp:
             first.save(tmp, format="GIF", save_all=True, append_images=rest, duration=frame_ms, loop=0)
     return save(figure, path)
