@@ -2,8 +2,8 @@
 
 Each class knows how to put data on the device, wait for the device, measure the device's float32 matmul rate,
 run a keras_vae model's own `train_step` in a tight compiled loop, compile one layer's forward and backward pass
-(`layer_calls`, for `layer_times.py`), and read the device's peak memory. `current()` returns the one for
-`keras.config.backend()`.
+(`layer_calls`, for `layer_times.py`), read the device's peak memory and the memory in use now, and tell its
+out-of-memory error from other errors (for `memory.py`). `current()` returns the one for `keras.config.backend()`.
 """
 
 import keras
@@ -83,6 +83,14 @@ class TensorFlow:
             return None
         return self.tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
+    def memory_in_use_mb(self):
+        if self.device == "cpu":
+            return None
+        return self.tf.config.experimental.get_memory_info("GPU:0")["current"] / 2**20
+
+    def is_out_of_memory(self, error):
+        return isinstance(error, self.tf.errors.ResourceExhaustedError)
+
 
 class Jax:
     name = "jax"
@@ -134,9 +142,19 @@ class Jax:
         gradients = self.jax.jit(self.jax.grad(lambda w, x: _sum_of_squares(forward(w, x)), argnums=(0, 1)))
         return (lambda x: forward_jit(weights, x)), (lambda x: gradients(weights, x))
 
+    def _memory_stats(self):
+        return self.jax.devices()[0].memory_stats() if self.device != "cpu" else None
+
     def peak_memory_mb(self):
-        stats = self.jax.devices()[0].memory_stats() if self.device != "cpu" else None
+        stats = self._memory_stats()
         return stats["peak_bytes_in_use"] / 2**20 if stats else None
+
+    def memory_in_use_mb(self):
+        stats = self._memory_stats()
+        return stats["bytes_in_use"] / 2**20 if stats else None
+
+    def is_out_of_memory(self, error):
+        return isinstance(error, self.jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(error)
 
 
 class Torch:
@@ -190,6 +208,12 @@ class Torch:
 
     def peak_memory_mb(self):
         return self.torch.cuda.max_memory_allocated() / 2**20 if self.cuda else None
+
+    def memory_in_use_mb(self):
+        return self.torch.cuda.memory_allocated() / 2**20 if self.cuda else None
+
+    def is_out_of_memory(self, error):
+        return isinstance(error, self.torch.OutOfMemoryError)
 
 
 def training_batch(device, model, batch):

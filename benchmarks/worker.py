@@ -3,8 +3,8 @@
     KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
 
 SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, peers,
-repeats), or `"job": "layers"` and `layer_times.py`'s settings; RESULTS.json receives the backend's facts and
-one record per measured cell.
+repeats), or `"job": "layers"` and `layer_times.py`'s settings, or `"job": "memory"` and `memory.py`'s;
+RESULTS.json receives the backend's facts and one record per measured cell.
 """
 
 import importlib
@@ -19,6 +19,7 @@ import numpy as np
 import backends
 import flops
 import layer_times
+import memory
 import timing
 from keras_vae import zoo
 from peers import ARCHITECTURES
@@ -137,6 +138,9 @@ def main(settings_path, results_path):
         skipped = []
         cells = [c for name in settings["models"] for c in layer_times.layer_cells(device, name,
                                                                                    settings["batch_size"], settings)]
+    elif settings.get("job") == "memory":  # memory.py
+        settings, skipped = memory.supported(device, settings)
+        cells = memory.cells(device, settings)
     else:
         settings, skipped = _supported(settings, device.name)
         cells = _throughput_cells(device, settings, matmul)
