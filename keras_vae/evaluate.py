@@ -26,6 +26,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
+from keras_vae.losses import clip_log_var
 from keras_vae.trainers import no_grad
 
 #: the binarisation of the test set that `report` estimates the likelihood on
@@ -166,13 +167,14 @@ def _log_weights(model, images, labels, z_mean, z_log_var, noise):
 
     Args:
         images: (g, *image_shape) binary images; labels: g labels or None.
-        z_mean, z_log_var: (g, latent_dim) posterior parameters.
+        z_mean, z_log_var: (g, latent_dim) posterior parameters; z_log_var is clipped as in training.
         noise: (g, c, latent_dim) standard normal draws.
 
     Returns:
         A float32 tensor of shape (g, c).
     """
     g, c, latent_dim = noise.shape
+    z_log_var = clip_log_var(z_log_var)
     z = z_mean[:, None, :] + ops.exp(0.5 * z_log_var)[:, None, :] * noise
     # log N(z; 0, I) - log N(z; mu, sigma^2): the log(2 pi) terms cancel, and (z - mu) / sigma is the noise
     log_prior_ratio = -0.5 * ops.sum(ops.square(z) - ops.square(noise) - z_log_var[:, None, :], axis=-1)
