@@ -22,7 +22,7 @@ import numpy as np
 from keras_vae import data, recipes, zoo
 from keras_vae import evaluate as evaluation
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
-from keras_vae.files import atomic_path, recover_directory, remove_partial_files, write_json
+from keras_vae.files import atomic_path, recover_directory, remove_directory, remove_partial_files, write_json
 
 
 class _Parser(argparse.ArgumentParser):
@@ -163,7 +163,7 @@ def train(args):
                                            "backend": keras.config.backend(),
                                            **{k: float(v) for k, v in test.items()}})
     _save_figures(model, x_test, y_test, out)
-    shutil.rmtree(backup)  # only now: a crash before this point resumes from it
+    remove_directory(backup)  # only now: a crash before this point resumes from it
     terms = ", ".join(f"{k} {float(v):.2f}" for k, v in test.items())
     print(f"{name}: test {terms}; wrote {out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
           "test_metrics.json and figures")

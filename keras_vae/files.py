@@ -87,6 +87,19 @@ def remove_partial_files(directory):
         _remove(leftover)
 
 
+def remove_directory(path):
+    """Removes the directory `path` so that no crash leaves part of it under its name.
+
+    It is renamed to a temporary first, which `remove_partial_files` deletes if a crash cuts `rmtree` short.
+
+    Example:
+        >>> remove_directory(Path("runs/vae/backup"))   # the run's outputs are all written
+    """
+    doomed = path.with_name(f".{path.name}.{_PARTIAL}removed")
+    os.replace(path, doomed)
+    _remove(doomed)
+
+
 def _replace(new, path):
     """Renames `new` to `path`, removing what `path` held after the rename."""
     if not (path.exists() or path.is_symlink()):

@@ -66,17 +66,17 @@ def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data
     assert finish(keras_vae(*train_argv(out, "--resume"), crash=("swap", 3)))[0] == -signal.SIGKILL
     assert not (out / "backup").exists() and epochs_in(out) == 3
 
-    # resumed from the second epoch's backup, then killed from outside at a random moment after epoch 4's end
+    # resumed from the second epoch's backup, then killed from outside at a random moment after epoch 4's end:
+    # in epoch 5, in a backup's swap or while the outputs are written (the backup goes last, renamed away first)
     run = keras_vae(*train_argv(out, "--resume"))
     while epochs_in(out) < 4 and run.poll() is None:
         time.sleep(0.01)
     time.sleep(random.uniform(0, 0.5))
     run.kill()
     assert finish(run)[0] == -signal.SIGKILL, "the run ended before it was killed"
-    assert not (out / "model.keras").exists()  # the backup may be mid-swap: the next run puts it back
 
     status, err = finish(keras_vae(*train_argv(out, "--resume")))
-    assert status == 0, err
+    assert status == 0 or "already holds a trained model.keras" in err, err  # killed once it had removed its backup
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
     history, expected = (json.loads((d / "history.json").read_text()) for d in (out, reference))
     assert len(history["loss"]) == EPOCHS and history.keys() == expected.keys()
