@@ -15,7 +15,6 @@ to benchmarks/results/<device>-layers.
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -137,11 +136,7 @@ def main(argv=None):
 
     for name in settings["models"]:
         zoo.entry(name)  # an unknown name fails now, with the known ones listed
-    start = time.perf_counter()
-    results = [throughput.run_backend(backend, settings) for backend in args.backends]
-    report = throughput.report_of("layer_times.py", argv, {**settings, "backends": args.backends}, results, start)
-    out = Path(args.out) if args.out else HERE / "results" / (throughput._slug(report["device"]) + "-layers")
-    throughput.write_report(out, report, markdown(report))
+    throughput.run_and_report("layer_times.py", argv, settings, args.backends, args.out, "-layers", markdown)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ and OUT.md; OUT defaults to benchmarks/results/<device>-memory. Nothing is timed
 import argparse
 import gc
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -388,12 +387,7 @@ def settings_from(args):
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    settings = settings_from(args)
-    start = time.perf_counter()
-    results = [throughput.run_backend(backend, settings) for backend in args.backends]
-    report = throughput.report_of("memory.py", argv, {**settings, "backends": args.backends}, results, start)
-    out = Path(args.out) if args.out else HERE / "results" / (throughput._slug(report["device"]) + "-memory")
-    throughput.write_report(out, report, markdown(report))
+    throughput.run_and_report("memory.py", argv, settings_from(args), args.backends, args.out, "-memory", markdown)
 
 
 if __name__ == "__main__":

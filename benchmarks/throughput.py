@@ -237,14 +237,25 @@ def write_report(out, report, table, figure=None):
     print(f"wrote {out}.json, .md{' and .png' if figure else ''} in {report['wall_s']:.0f} s")
 
 
+def run_and_report(script, argv, settings, backends, out, suffix, table, figure=None):
+    """Runs `settings` on each backend, each in its own worker, and writes the report of `script`.
+
+    Args:
+        script, argv: the script's name and arguments, recorded in the report.
+        settings: what the workers measure; backends: their names.
+        out: path without suffix, or None for results/<device><suffix>.
+        table: a function of the report that returns its markdown; figure: one of the report and a path, or None.
+    """
+    start = time.perf_counter()
+    results = [run_backend(backend, settings) for backend in backends]
+    report = report_of(script, argv, {**settings, "backends": backends}, results, start)
+    out = Path(out) if out else HERE / "results" / (_slug(report["device"]) + suffix)
+    write_report(out, report, table(report), figure and (lambda path: figure(report, path)))
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
-    settings = settings_from(args)
-    start = time.perf_counter()
-    results = [run_backend(backend, settings) for backend in args.backends]
-    report = report_of("throughput.py", argv, {**settings, "backends": args.backends}, results, start)
-    out = Path(args.out) if args.out else HERE / "results" / _slug(report["device"])
-    write_report(out, report, markdown(report), lambda path: plot(report, path))
+    run_and_report("throughput.py", argv, settings_from(args), args.backends, args.out, "", markdown, plot)
 
 
 if __name__ == "__main__":

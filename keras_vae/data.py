@@ -518,17 +518,13 @@ class DynamicBinarization(EpochBatches):
     and different every epoch. The order is that of `EpochBatches`.
 
     Args:
-        images: Float images in [0, 1], first axis the sample axis.
-        labels: Optional labels, one per image; when given, batches are
-            ``(x, y)`` tuples, otherwise ``x`` alone.
-        batch_size: Images per batch; the last batch may be smaller.
-        shuffle: Whether to visit the images in a new order each epoch.
+        images: Float images in [0, 1], read as pixel probabilities.
         seed: Seed of the draws and of the order.
-        **kwargs: passed to `EpochBatches`.
+        labels, batch_size, shuffle, **kwargs: as for `EpochBatches`.
 
     Example:
         >>> data = DynamicBinarization(x_train, batch_size=128)  # doctest: +SKIP
-        >>> model.fit(data, epochs=10)  # doctest: +SKIP
+        >>> model.fit(data, epochs=10, shuffle=False)  # doctest: +SKIP
     """
 
     def _images_of(self, rows: np.ndarray, index: int) -> np.ndarray:
