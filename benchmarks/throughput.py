@@ -4,11 +4,15 @@
     python benchmarks/throughput.py --batch-sizes 32,128,512                 # every zoo model, 3 backends
     python benchmarks/throughput.py --models conv_vae --batch-sizes 128 \\
         --policies float32,mixed_bfloat16,mixed_float16 --jit-compile auto,false --steps-per-execution 1,16
+    python benchmarks/throughput.py --backends jax,tensorflow --replicas 1,2,4     # data-parallel fit
 
 Per zoo model, backend, dtype policy and batch size it measures training samples/s through the model's own
 `train_step` twice (`fit` on NumPy arrays in epochs of at least `--epoch-seconds`, and the step alone in a tight
 compiled loop on a device-resident batch), and inference samples/s of `encode`, `decode` (what `sample` runs) and
-`reconstruct` through `predict` (calls of at least `--epoch-seconds`). Peers, in the same run: the same conv and
+`reconstruct` through `predict` (calls of at least `--epoch-seconds`). With `--replicas`, `fit` also runs
+data-parallel (`keras_vae.distribution.scope("data-parallel", devices=N)`: JAX's DataParallel, TensorFlow's
+MirroredStrategy) over N devices, the global batch split among them; on a machine without enough accelerators
+the CPU is split into N virtual devices, which measures the engine's overhead, not a speed-up. Peers, in the same run: the same conv and
 dense VAEs as a plain PyTorch loop (eager and `torch.compile`), a hand-written `jax.jit` step, and the Keras
 tutorial's GradientTape model (`peers/`).
 
@@ -38,7 +42,7 @@ import timing  # noqa: E402
 BACKENDS = ("tensorflow", "jax", "torch")
 PEERS = ("torch_eager", "torch_compile", "jax_jit", "keras_tutorial")
 QUICK = {"models": ["conv_vae"], "batch_sizes": [32], "policies": ["float32"], "jit_compile": ["auto"],
-         "steps_per_execution": [1], "peers": ["torch_eager", "jax_jit", "keras_tutorial"],
+         "steps_per_execution": [1], "replicas": [1], "peers": ["torch_eager", "jax_jit", "keras_tutorial"],
          "peer_architectures": ["conv"], "repeats": 5, "min_seconds": 0.0, "epoch_seconds": 0.0,
          "images_per_call": 64}
 
@@ -62,6 +66,7 @@ def _parser():
     parser.add_argument("--policies", type=_list(), default=["float32"])
     parser.add_argument("--jit-compile", type=_list(_jit), default=["auto"])
     parser.add_argument("--steps-per-execution", type=_list(int), default=[1])
+    parser.add_argument("--replicas", type=_list(int), default=[1], help="devices a data-parallel fit spans")
     parser.add_argument("--peers", type=_list(), default=list(PEERS))
     parser.add_argument("--peer-architectures", type=_list(), default=["conv", "dense"])
     parser.add_argument("--repeats", type=int, default=5)
@@ -76,7 +81,7 @@ def _parser():
 def settings_from(args):
     """The axes to measure: the command line's, or `QUICK`'s (with --quick) for the ones left at default."""
     settings = {key: getattr(args, key) for key in ("models", "batch_sizes", "policies", "jit_compile",
-                                                    "steps_per_execution", "peers", "peer_architectures",
+                                                    "steps_per_execution", "replicas", "peers", "peer_architectures",
                                                     "repeats", "min_seconds", "epoch_seconds",
                                                     "images_per_call")}
     if args.quick:
@@ -87,7 +92,7 @@ def settings_from(args):
     for name in settings["models"]:
         zoo.entry(name)  # an unknown name fails now, with the known ones listed
     unknown = sorted(set(args.backends) - set(BACKENDS)) + sorted(set(settings["peers"]) - set(PEERS))
-    if unknown or settings["repeats"] < 1 or min(settings["batch_sizes"]) < 1:
+    if unknown or settings["repeats"] < 1 or min(settings["batch_sizes"]) < 1 or min(settings["replicas"]) < 1:
         raise SystemExit(f"throughput.py: bad axes: unknown {unknown}, repeats {settings['repeats']}, batch sizes "
                          f"{settings['batch_sizes']}")
     return settings
@@ -125,14 +130,15 @@ def markdown(report):
              *[f"Not measured on {r['backend']}: {note}." for r in results for note in r.get("skipped", [])],
              "", "Median samples/s ± spread ((max - min) / median over the repeats); FLOPs per sample counted from "
              "the layers; 'matmul' is the achieved FLOP rate as a share of the backend's float32 matmul.", "",
-             "## Training", "", "| model | backend | policy | batch | jit_compile | steps/exec | fit | loop | "
-             "GFLOP/s (best) | matmul | warm-up s (fit) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "## Training", "", "| model | backend | policy | batch | jit_compile | steps/exec | replicas | fit | loop | "
+             "GFLOP/s (best) | matmul | warm-up s (fit) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for fit in _cells(results, kind="keras_vae", measure="train_fit"):
         loop = _cells(results, kind="keras_vae", measure="train_loop", model=fit["model"], backend=fit["backend"],
-                      policy=fit["policy"], batch_size=fit["batch_size"], jit_compile=fit["jit_compile"])
+                      policy=fit["policy"], batch_size=fit["batch_size"], jit_compile=fit["jit_compile"],
+                      replicas=fit.get("replicas", 1))
         best = max([fit, *loop], key=lambda c: c["samples_per_s"])
         lines.append(f"| {fit['model']} | {fit['backend']} | {fit['policy']} | {fit['batch_size']} | "
-                     f"{fit['jit_compile']} | {fit['steps_per_execution']} | {_rate(fit)} | "
+                     f"{fit['jit_compile']} | {fit['steps_per_execution']} | {fit.get('replicas', 1)} | {_rate(fit)} | "
                      f"{_rate(loop[0]) if loop else 'n/a'} | {best['achieved_gflops']:.1f} | "
                      f"{best['fraction_of_matmul']:.1%} | {fit['warmup_s']:.1f} |")
     lines += ["", "## Inference (`predict`)", "", "| model | backend | policy | batch | encode | decode | reconstruct |",
@@ -156,7 +162,7 @@ def markdown(report):
                 for measure in ("train_fit", "train_loop"):
                     mine = _cells(results, kind="keras_vae", measure=measure, model=peer["model"], backend=backend,
                                   policy="float32", batch_size=peer["batch_size"])
-                    mine = [c for c in mine if c.get("steps_per_execution") in (1, None)]
+                    mine = [c for c in mine if c.get("steps_per_execution") in (1, None) and c.get("replicas", 1) == 1]
                     ratios.append(f"{max(c['samples_per_s'] for c in mine) / peer['samples_per_s']:.2f}x"
                                   if mine else "n/a")
             lines.append(f"| {peer['peer']} ({peer['backend']}) | {peer['model']} | {peer['batch_size']} | "
@@ -184,7 +190,7 @@ def plot(report, path):
             for policy in report["settings"]["policies"]:
                 points = {}
                 for cell in _cells([result], kind="keras_vae", model=name, policy=policy):
-                    if cell["measure"].startswith("train"):
+                    if cell["measure"].startswith("train") and cell.get("replicas", 1) == 1:
                         points[cell["batch_size"]] = max(points.get(cell["batch_size"], 0), cell["samples_per_s"])
                 if points:
                     label = f"keras_vae {result['backend']}" + ("" if policy == "float32" else f" {policy}")

@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
 
-SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, peers,
+SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, replicas, peers,
 repeats), or `"job": "layers"` and `layer_times.py`'s settings, or `"job": "memory"` and `memory.py`'s;
 RESULTS.json receives the backend's facts and one record per measured cell.
 """
@@ -11,6 +11,7 @@ import importlib
 import json
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import keras
@@ -21,7 +22,7 @@ import flops
 import layer_times
 import memory
 import timing
-from keras_vae import zoo
+from keras_vae import distribution, zoo
 from peers import ARCHITECTURES
 
 
@@ -54,18 +55,21 @@ def _keras_vae_cells(device, name, policy, batch, settings):
 
     for jit_compile in settings["jit_compile"]:
         for per_execution in settings["steps_per_execution"]:
-            model = zoo.get(name)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile,
-                          steps_per_execution=per_execution)
-            x, y = _fit_data(model, _images(batch * steps))
-            timed = timing.measure_fit(model, x, y, batch, settings["repeats"], settings["epoch_seconds"])
-            record("train_fit", timed, jit_compile=jit_compile, steps_per_execution=per_execution)
+            for replicas in settings["replicas"]:
+                with distribution.scope("data-parallel", devices=replicas) if replicas > 1 else nullcontext():
+                    model = zoo.get(name)
+                    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile,
+                                  steps_per_execution=per_execution)
+                    x, y = _fit_data(model, _images(batch * steps))
+                    timed = timing.measure_fit(model, x, y, batch, settings["repeats"], settings["epoch_seconds"])
+                record("train_fit", timed, jit_compile=jit_compile, steps_per_execution=per_execution,
+                       replicas=replicas)
         model = zoo.get(name)
         data = backends.training_batch(device, model, batch)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)  # resolves "auto"
         record("train_loop", timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
                                             settings["repeats"], settings["min_seconds"]),
-               jit_compile=jit_compile, steps_per_execution=None)
+               jit_compile=jit_compile, steps_per_execution=None, replicas=1)
     model = zoo.get(name)
     images = _images(batch * steps)
     codes = np.random.default_rng(1).standard_normal((batch * steps, model.latent_dim)).astype("float32")
@@ -74,7 +78,7 @@ def _keras_vae_cells(device, name, policy, batch, settings):
     for measure, network, inputs in (("encode", model.encoder, image_inputs), ("decode", model.decoder, code_inputs),
                                      ("reconstruct", model, image_inputs)):
         timed = timing.measure_predict(network, inputs, batch, settings["repeats"], settings["epoch_seconds"])
-        record(measure, timed, jit_compile="auto", steps_per_execution=1)
+        record(measure, timed, jit_compile="auto", steps_per_execution=1, replicas=1)
     keras.config.set_dtype_policy("float32")
     return cells
 
@@ -111,7 +115,14 @@ def _supported(settings, backend):
     if backend == "torch" and any(n != 1 for n in settings["steps_per_execution"]):
         skipped.append("steps_per_execution > 1: Keras's torch backend runs one step per execution")
         settings = {**settings, "steps_per_execution": [1]}
-    return settings, skipped
+    replicas = settings.get("replicas", [1])
+    if backend == "torch" and replicas != [1]:
+        skipped.append("replicas > 1: Keras has no distribution engine for PyTorch")
+        replicas = [1]
+    uneven = [n for n in replicas if any(batch % n for batch in settings["batch_sizes"])]
+    if uneven:
+        skipped.append(f"replicas {uneven}: a batch size does not split evenly across them")
+    return {**settings, "replicas": [n for n in replicas if n not in uneven]}, skipped
 
 
 def _throughput_cells(device, settings, matmul):
@@ -129,8 +140,11 @@ def _throughput_cells(device, settings, matmul):
 
 
 def main(settings_path, results_path):
-    device = backends.current()
     settings = json.loads(Path(settings_path).read_text())
+    replicas = max(settings.get("replicas", [1]))
+    if replicas > 1 and keras.config.backend() != "torch":  # before the backend starts: ignored if it has GPUs
+        distribution.virtual_cpu_devices(replicas)
+    device = backends.current()
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
     matmul = device.matmul_rate()

@@ -10,6 +10,7 @@
 """
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_vae import data, recipes, zoo
+from keras_vae import data, distribution, recipes, zoo
 from keras_vae import evaluate as evaluation
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
 from keras_vae.files import atomic_path, recover_directory, remove_directory, remove_partial_files, write_json
@@ -123,6 +124,11 @@ def _optimizer(settings, steps_per_epoch):
 
 def train(args):
     """`keras-vae train`: trains a zoo model and writes model.keras, its weights, history.json and figures."""
+    with distribution.scope(args.distribute) if args.distribute else contextlib.nullcontext():
+        return _train(args)
+
+
+def _train(args):
     name, settings = _training_settings(args)
     entry = zoo.entry(name)
     out = Path(args.out or f"runs/{name}")
@@ -132,6 +138,11 @@ def train(args):
     batch_size = settings["batch_size"]
     (x_train, y_train), (x_test, y_test) = data.load(
         dataset, binarize=settings["binarize"], batch_size=batch_size, seed=settings["seed"])
+    distribution.check_batches(batch_size, len(y_train), "--batch-size")  # before anything is written
+    distribution.check_batches(batch_size, len(y_test), "--batch-size")
+    worker = distribution.worker_index()
+    if worker:  # another worker of a multi-worker run: the same steps, its files in a scratch folder
+        out = out / f".worker-{worker}"
     _prepare_out(out, args.resume)  # after the data: a run that cannot start leaves no directory
     backup = out / "backup"
     overrides = {"latent_dim": args.latent_dim} if args.latent_dim else {}
@@ -160,10 +171,13 @@ def train(args):
     with atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
     write_json(out / "test_metrics.json", {"model": name, **settings, "dataset": dataset,
-                                           "backend": keras.config.backend(),
+                                           "backend": keras.config.backend(), "replicas": distribution.replicas(),
                                            **{k: float(v) for k, v in test.items()}})
     _save_figures(model, x_test, y_test, out)
     remove_directory(backup)  # only now: a crash before this point resumes from it
+    if worker:
+        shutil.rmtree(out)
+        return 0
     terms = ", ".join(f"{k} {float(v):.2f}" for k, v in test.items())
     print(f"{name}: test {terms}; wrote {out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
           "test_metrics.json and figures")
@@ -332,6 +346,8 @@ def _parser():
     command.add_argument("--seed", type=int, help=f"default {defaults['seed']}")
     command.add_argument("--out", help="output directory (default: runs/NAME)")
     command.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    command.add_argument("--distribute", choices=distribution.MODES,
+                         help="split each batch across devices (see README, 'Training on several devices')")
     command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
     command.set_defaults(func=train)
 

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_vae import trainers
 from keras_vae.losses import clip_log_var
 
 
@@ -14,7 +15,9 @@ class Sampling(keras.layers.Layer):
 
     The noise comes from the layer's own `keras.random.SeedGenerator`, whose state is a non-trainable
     variable, so a seeded model draws the same noise on every backend run after run, and JAX's
-    stateless train step carries the state forward.
+    stateless train step carries the state forward. Under `tf.distribute`, the replicas draw the noise of the
+    whole global batch and each takes its share, so they neither repeat each other's noise nor differ from one
+    device.
 
     Args:
         seed: optional int seeding the layer's generator.
@@ -32,7 +35,13 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
-        noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        index, count = trainers.replica()
+        if count == 1:
+            noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
+        else:  # each replica of a tf.distribute step takes its share of the draws for the global batch
+            batch, width = ops.shape(z_mean)
+            noise = keras.random.normal((batch * count, width), dtype=z_mean.dtype, seed=self.seed_generator)
+            noise = noise[index * batch:(index + 1) * batch]
         return z_mean + ops.exp(0.5 * clip_log_var(z_log_var)) * noise
 
     def compute_output_shape(self, input_shape):

@@ -11,7 +11,8 @@ import numpy as np
 from keras import ops
 
 from keras_vae import trainers
-from keras_vae.data import check_images
+from keras_vae.data import EpochBatches, check_images
+from keras_vae.distribution import check_batches
 from keras_vae.losses import LIKELIHOODS
 from keras_vae.models import bodies
 
@@ -28,7 +29,7 @@ def _check_image_shape(image_shape):
     return image_shape
 
 
-class BaseAutoencoder(keras.Model):
+class BaseAutoencoder(trainers.ModelMixin, keras.Model):
     """Base class of the model families; not registered, not used directly.
 
     Args:
@@ -92,10 +93,17 @@ class BaseAutoencoder(keras.Model):
 
     def fit(self, x=None, y=None, **kwargs):
         x, y = self._check_data(x, y)
-        return super().fit(x, y, **kwargs)
+        _check_split(x, kwargs.get("batch_size"))
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, (tuple, list)) and validation:
+            _check_split(validation[0], kwargs.get("validation_batch_size") or kwargs.get("batch_size"),
+                         "validation_batch_size")
+        with trainers.synchronized_batch_norm(self):
+            return super().fit(x, y, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         x, y = self._check_data(x, y)
+        _check_split(x, kwargs.get("batch_size"))
         return super().evaluate(x, y, **kwargs)
 
     def _check_data(self, x, y):
@@ -242,3 +250,11 @@ class BaseAutoencoder(keras.Model):
             "likelihood": self.likelihood,
             "image_shape": self.image_shape,
         }
+
+
+def _check_split(x, batch_size, what="batch_size"):
+    """Under data parallelism, refuses in-memory data whose batches the replicas cannot share evenly."""
+    if isinstance(x, EpochBatches):
+        check_batches(x.batch_size, len(x.images), "the batches' batch_size")
+    elif isinstance(x, np.ndarray):
+        check_batches(batch_size or 32, len(x), what)  # 32: Keras's default

@@ -10,7 +10,10 @@ backend turns them into a training step, as Keras itself keeps one trainer per b
 - `torch.py`: `loss.backward()`, then `optimizer.apply` under `torch.no_grad()`.
 
 Each also says how to run inference without recording gradients (`no_grad`: `torch.no_grad` on PyTorch,
-nothing to do on TensorFlow and JAX).
+nothing to do on TensorFlow and JAX), and holds the backend's side of data parallelism (`distribution`,
+`replicas`, `replica`, `worker_index`, `synchronized_batch_norm`, `virtual_cpu_devices`, and `ModelMixin`, which works
+around a multi-worker defect of Keras's TensorFlow trainer; see `keras_vae.distribution`): Keras's
+`DataParallel` on JAX, `tf.distribute` on TensorFlow, one device on PyTorch.
 """
 
 import importlib
@@ -26,3 +29,10 @@ _trainer = importlib.import_module(f"keras_vae.trainers.{_BACKEND}")
 train_step = _trainer.train_step
 test_step = _trainer.test_step
 no_grad = _trainer.no_grad
+distribution = _trainer.distribution
+replicas = _trainer.replicas
+replica = _trainer.replica
+worker_index = _trainer.worker_index
+synchronized_batch_norm = _trainer.synchronized_batch_norm
+ModelMixin = _trainer.ModelMixin
+virtual_cpu_devices = _trainer.virtual_cpu_devices

@@ -4,6 +4,10 @@ The state is `(trainable, non_trainable, optimizer, metrics)` variable values. T
 `keras.StatelessScope` mapping each variable to its value, so the same `keras.ops` code as on the other
 backends runs here; the values it assigns (batch-norm moving statistics, the sampler's seed state, the
 metrics) are read back from the scope and returned as the new state.
+
+Data parallelism is Keras's `keras.distribution.DataParallel`: the variables are replicated on a mesh of the
+devices, each global batch is sharded along it, and the same step, jit-compiled over sharded arrays, computes
+the global means and gradients; the step needs no change.
 """
 
 import contextlib
@@ -55,3 +59,50 @@ def test_step(model, state, data):
     _, (terms, non_trainable) = _loss_terms(trainable, model, non_trainable, (), data, training=False)
     logs, metrics_variables = _update_metrics(model, metrics_variables, terms)
     return logs, (trainable, non_trainable, metrics_variables)
+
+
+class ModelMixin:
+    """Mixed into keras_vae's models ahead of `keras.Model`: nothing to change on this backend."""
+
+
+@contextlib.contextmanager
+def distribution(mode, devices=None):
+    """Enters `keras.distribution.DataParallel` over the devices (see `keras_vae.distribution.scope`)."""
+    if mode in ("mirrored", "multi-worker"):
+        raise ValueError(f"{mode!r} is TensorFlow's tf.distribute; on JAX use 'data-parallel' (on several hosts, "
+                         "call jax.distributed.initialize() in every process first: it then spans all of them)")
+    found = keras.distribution.list_devices()
+    if devices is not None and len(found) < devices:
+        raise ValueError(f"asked for {devices} devices; JAX has {len(found)}: {', '.join(found)}")
+    devices = found[:devices]
+    if mode == "auto" and len(devices) == 1:
+        yield 1
+        return
+    with keras.distribution.DataParallel(devices=devices).scope():
+        yield len(devices)
+
+
+def replicas():
+    """How many devices share a global batch under the active distribution (1 without one)."""
+    distribution = keras.distribution.distribution()
+    return distribution.device_mesh.devices.size if distribution is not None else 1
+
+
+def replica():
+    """`(index, count)` of the replica running now: `(0, 1)`, as a JAX step sees the whole (sharded) batch."""
+    return 0, 1
+
+
+def worker_index():
+    """This process's index in `jax.distributed` (0 for the only process)."""
+    return jax.process_index()
+
+
+def virtual_cpu_devices(count):
+    """Splits the CPU into `count` devices (before JAX starts its backend)."""
+    jax.config.update("jax_num_cpu_devices", count)
+
+
+def synchronized_batch_norm(model):
+    """Nothing to do: batch norm's statistics over a sharded batch are already the global ones."""
+    return contextlib.nullcontext()
