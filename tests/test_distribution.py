@@ -19,8 +19,9 @@ from keras_vae import distribution
 
 DRIVER = Path(__file__).with_name("distributed.py")
 BACKEND = keras.config.backend()
-#: the engine each backend offers on one host, and how many virtual devices the test gives it
-LOCAL = {"jax": ("data-parallel", 4), "tensorflow": ("mirrored", 2)}
+#: the engine each backend offers on one host, and how many virtual devices the test gives it: as many as the CI
+#: machine's cores (with 4 on 2 cores, XLA's all-reduce once waited 40 s for a device thread and aborted)
+LOCAL = {"jax": ("data-parallel", 2), "tensorflow": ("mirrored", 2)}
 
 
 def train_argv(out, *extra):
@@ -93,8 +94,8 @@ def test_batch_norm_statistics_span_the_replicas(tmp_path):
     for key in one.files:
         if key.startswith("log/"):
             assert split[key] == pytest.approx(one[key], rel=1e-5), key
-        elif key.startswith("weight/"):  # not synchronized, 2 TensorFlow replicas differed by 4e-3
-            np.testing.assert_allclose(split[key], one[key], atol=1e-5, err_msg=key)
+        elif key.startswith("weight/"):  # sums in another order: JAX 2e-5 off; unsynchronized TF replicas, 4e-3
+            np.testing.assert_allclose(split[key], one[key], atol=1e-4, err_msg=key)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's engine (the others: test_other_engines_refuse)")

@@ -6,6 +6,7 @@ replica on that replica's share of the global batch and sums the gradients acros
 """
 
 import contextlib
+import functools
 import json
 import os
 
@@ -66,6 +67,13 @@ def _local_devices():
         [device.name for device in tf.config.list_logical_devices("CPU")]
 
 
+@functools.cache
+def _strategy(kind, *args):
+    """One strategy of each kind and device set per process: a second one over the same devices reuses the first
+    one's collective keys, and its all-reduces then fail on shapes of the other model."""
+    return kind(*args)
+
+
 @contextlib.contextmanager
 def distribution(mode, devices=None):
     """Enters the `tf.distribute` strategy that `mode` names (see `keras_vae.distribution.scope`)."""
@@ -74,7 +82,7 @@ def distribution(mode, devices=None):
             raise ValueError("multi-worker training reads its cluster from the TF_CONFIG environment variable, "
                              "which names no workers: set it in every worker (see README, 'Training on several "
                              "devices')")
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before anything starts TensorFlow's runtime
+        strategy = _strategy(tf.distribute.MultiWorkerMirroredStrategy)  # before TensorFlow's runtime starts
     else:
         local = _local_devices()[:devices]
         if devices is not None and len(local) < devices:
@@ -82,7 +90,7 @@ def distribution(mode, devices=None):
         if mode == "auto" and len(local) == 1:
             yield 1
             return
-        strategy = tf.distribute.MirroredStrategy(local)
+        strategy = _strategy(tf.distribute.MirroredStrategy, tuple(local))
     with strategy.scope():
         yield strategy.num_replicas_in_sync
 
