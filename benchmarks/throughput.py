@@ -130,8 +130,8 @@ def markdown(report):
              *[f"Not measured on {r['backend']}: {note}." for r in results for note in r.get("skipped", [])],
              "", "Median samples/s ± spread ((max - min) / median over the repeats); FLOPs per sample counted from "
              "the layers; 'matmul' is the achieved FLOP rate as a share of the backend's float32 matmul.", "",
-             "## Training", "", "| model | backend | policy | batch | jit_compile | steps/exec | replicas | fit | loop | "
-             "GFLOP/s (best) | matmul | warm-up s (fit) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "## Training", "", "| model | backend | policy | batch | jit_compile | steps/exec | replicas | fit | "
+             "loop | GFLOP/s (best) | matmul | warm-up s (fit) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for fit in _cells(results, kind="keras_vae", measure="train_fit"):
         loop = _cells(results, kind="keras_vae", measure="train_loop", model=fit["model"], backend=fit["backend"],
                       policy=fit["policy"], batch_size=fit["batch_size"], jit_compile=fit["jit_compile"],

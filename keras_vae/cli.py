@@ -23,7 +23,8 @@ import numpy as np
 from keras_vae import data, distribution, recipes, zoo
 from keras_vae import evaluate as evaluation
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
-from keras_vae.files import atomic_path, recover_directory, remove_directory, remove_partial_files, write_json
+from keras_vae.files import (atomic_path, check_directory, recover_directory, remove_directory, remove_partial_files,
+                             write_json)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,15 +54,6 @@ def _positive_float(text):
     return value
 
 
-def _check_directory(path, option):
-    """Refuses, before any work, a directory to write that cannot be made: it, or a folder above it, is a file."""
-    for place in (path, *path.parents):
-        if place.exists():
-            if not place.is_dir():
-                raise NotADirectoryError(f"{option} {path}: {place} is a file, not a directory")
-            return
-
-
 def _prepare_out(out, resume):
     """Creates the output directory, refusing to overwrite a finished or interrupted run."""
     backup = out / "backup"
@@ -72,8 +64,6 @@ def _prepare_out(out, resume):
         raise FileExistsError(f"{out} holds an interrupted run: pass --resume to continue it, or choose another --out")
     if (out / "model.keras").exists() and not backup.exists():
         raise FileExistsError(f"{out} already holds a trained model.keras; choose another --out")
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"--out {out} is a file, not a directory")
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "write-test.txt") as tmp:  # fail now, not after hours of training
         Path(tmp).write_text("ok")
@@ -132,7 +122,7 @@ def _train(args):
     name, settings = _training_settings(args)
     entry = zoo.entry(name)
     out = Path(args.out or f"runs/{name}")
-    _check_directory(out, "--out")
+    check_directory(out, "--out")
     keras.utils.set_random_seed(settings["seed"])
     dataset = settings["dataset"] or entry.dataset
     batch_size = settings["batch_size"]
@@ -191,10 +181,8 @@ def _trained_model(args):
     if args.pretrained:
         return zoo.get(args.name, pretrained=True)
     path = Path(args.weights)
-    if path.is_dir():
+    if path.is_dir():  # zoo's loaders check files further, once the suffix has chosen one
         raise IsADirectoryError(f"--weights {path} is a directory, not a .weights.h5 or .keras file")
-    if not path.is_file():
-        raise FileNotFoundError(f"--weights {path}: no such file")
     if path.name.endswith(".keras"):
         return zoo.load_model(path, args.name)  # safe_mode=True; checks the class
     if not path.name.endswith(".weights.h5"):
@@ -207,7 +195,7 @@ def _trained_model(args):
 def evaluate(args):
     """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL and (CVAE) class accuracy, as JSON."""
     if args.json:
-        _check_directory(Path(args.json).parent, "--json")
+        check_directory(Path(args.json).parent, "--json")
     model = _trained_model(args)
     result = evaluation.report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k,
                                limit=args.limit, seed=args.seed)
@@ -300,7 +288,7 @@ def plot(args):
     """`keras-vae plot`: draws one of the tutorials' figures of a trained model as OUT/NAME-KIND.png."""
     from keras_vae import plots
 
-    _check_directory(Path(args.out), "--out")
+    check_directory(Path(args.out), "--out")
     target = Path(args.out) / f"{args.name}-{args.kind}.png"
     gif = target.with_suffix(".gif") if args.kind == "interpolation" else None
     if args.kind == "training_curves":

@@ -32,7 +32,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_vae.files import atomic_directory
+from keras_vae.files import atomic_directory, check_directory
 from keras_vae.models.base import BaseAutoencoder
 
 #: the Keras backends whose `keras.export.ExportArchive` can trace a model's own functions
@@ -102,11 +102,7 @@ def _check_destination(path, overwrite):
         if not path.is_dir() or not ((path / "saved_model.pb").is_file() or not any(path.iterdir())):
             raise FileExistsError(f"{path} exists and is not a SavedModel (no saved_model.pb): overwrite=True "
                                   "replaces only an earlier export; choose another path")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise NotADirectoryError(f"cannot export to {path}: {parent} is a file, not a directory")
-            break
+    check_directory(path, "cannot export to")
 
 
 def _check_exportable(model):

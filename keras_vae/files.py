@@ -60,6 +60,27 @@ def atomic_directory(path):
         _remove(tmp)
 
 
+def check_directory(path, what):
+    """Refuses, before any work, a directory that cannot be made because it, or the nearest existing folder above
+    it, is a file.
+
+    Args:
+        path: the directory to write (it may not exist yet).
+        what: how the error names it, e.g. "--out".
+
+    Raises:
+        NotADirectoryError: naming `path` and the file in the way.
+
+    Example:
+        >>> check_directory(Path("runs/vae"), "--out")
+    """
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise NotADirectoryError(f"{what} {path}: {place} is a file, not a directory")
+            return
+
+
 def recover_directory(path):
     """Undoes what a crash left of an `atomic_directory(path)` write: call it before reading `path`.
 

@@ -228,7 +228,6 @@ def _existing_file(path, suffix, what):
     return path
 
 
-
 def _pretrained_weights(name):
     try:
         return recipes.weights_path(folder(name))

@@ -28,7 +28,8 @@ def sgd_step(mode, path):
         model.compile(optimizer=keras.optimizers.SGD(0.01))
         history = model.fit(images, batch_size=64, epochs=1, shuffle=False, verbose=0).history
     synchronized = any(getattr(layer, "synchronized", False) for layer in model._flatten_layers())
-    np.savez(path, replicas=replicas, synchronized_after=synchronized, **{f"log/{key}": values[0] for key, values in history.items()},
+    np.savez(path, replicas=replicas, synchronized_after=synchronized,
+             **{f"log/{key}": values[0] for key, values in history.items()},
              **{f"weight/{weight.path}": keras.ops.convert_to_numpy(weight) for weight in model.weights})
     return 0
 
