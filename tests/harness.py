@@ -60,3 +60,35 @@ def write_mnist_npz(directory, small_mnist, train=512, test=128):
     np.savez(directory / "mnist.npz", x_train=as_bytes(x[:train]), y_train=y[:train],
              x_test=as_bytes(x_test[:test]), y_test=y_test[:test])
     return directory
+
+
+def weights_in(path):
+    """Every dataset of an HDF5 weights file, by its path in the file."""
+    import h5py
+
+    arrays = {}
+
+    def keep(key, item):  # returns None: h5py stops visiting at the first callback that returns something
+        if isinstance(item, h5py.Dataset):
+            arrays[key] = item[()]
+
+    with h5py.File(path, "r") as file:
+        file.visititems(keep)
+    return arrays
+
+
+def assert_same_weights(path, expected_path, **tolerance):
+    """The weights files hold the same arrays: bit for bit, or to `assert_allclose`'s `tolerance`."""
+    found, expected = weights_in(path), weights_in(expected_path)
+    assert found.keys() == expected.keys() and expected
+    for key, value in expected.items():
+        if tolerance:
+            np.testing.assert_allclose(found[key], value, err_msg=key, **tolerance)
+        else:
+            np.testing.assert_array_equal(found[key], value, err_msg=key)
+
+
+def finish(process, timeout=300):
+    """Waits for a subprocess started with stderr piped; returns its exit status and stderr."""
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err

@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 import pytest
-from harness import write_mnist_npz
+from harness import assert_same_weights, finish, write_mnist_npz
 
 from keras_vae import distribution
 
@@ -34,26 +33,13 @@ def start(devices, argv, data_dir, **env):
                             env={**os.environ, "KERAS_VAE_DATA_DIR": str(data_dir), **env})
 
 
-def finish(process):
-    _, err = process.communicate(timeout=300)
-    return process.returncode, err
-
-
-def weights(path):
-    with h5py.File(path, "r") as file:
-        arrays = {}
-        file.visititems(lambda key, item: arrays.setdefault(key, item[()]) if isinstance(item, h5py.Dataset) else None)
-    return arrays
-
-
 def assert_same_run(out, reference, replicas):
     """The same losses per epoch and weights as `reference` (float32 sums in another order: not bit for bit)."""
     history, expected = (json.loads((d / "history.json").read_text()) for d in (out, reference))
     assert history.keys() == expected.keys() and len(history["loss"]) == 2
     for key, values in expected.items():
         np.testing.assert_allclose(history[key], values, rtol=1e-5, err_msg=key)
-    for key, value in weights(reference / "model.weights.h5").items():
-        np.testing.assert_allclose(weights(out / "model.weights.h5")[key], value, atol=1e-6, err_msg=key)
+    assert_same_weights(out / "model.weights.h5", reference / "model.weights.h5", atol=1e-6)
     metrics, single = (json.loads((d / "test_metrics.json").read_text()) for d in (out, reference))
     assert (metrics["replicas"], single["replicas"]) == (replicas, 1)
     for term in ("loss", "reconstruction_loss", "kl_loss"):

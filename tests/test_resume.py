@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 import pytest
+from harness import assert_same_weights, finish
 
 from keras_vae import callbacks, cli, data, zoo
 
@@ -33,11 +33,6 @@ def keras_vae(*argv, crash=("none", 0), **popen):
                             text=True, **popen)
 
 
-def finish(process):
-    _, err = process.communicate(timeout=300)
-    return process.returncode, err
-
-
 def epochs_in(out):
     path = out / "history.json"
     return len(json.loads(path.read_text())["loss"]) if path.exists() else 0
@@ -45,13 +40,6 @@ def epochs_in(out):
 
 def backup_epoch(out):
     return json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"]
-
-
-def weights(path):
-    with h5py.File(path, "r") as file:
-        arrays = {}
-        file.visititems(lambda key, item: arrays.setdefault(key, item[()]) if isinstance(item, h5py.Dataset) else None)
-    return arrays
 
 
 def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data_dir, tmp_path):
@@ -85,8 +73,7 @@ def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data
     # different val_loss values (1 with inter-op parallelism off).
     for key, values in expected.items():
         np.testing.assert_allclose(history[key], values, rtol=1e-6, err_msg=key)
-    for key, value in weights(reference / "model.weights.h5").items():
-        np.testing.assert_array_equal(weights(out / "model.weights.h5")[key], value, err_msg=key)
+    assert_same_weights(out / "model.weights.h5", reference / "model.weights.h5")
 
 
 def files_of_at_most_50_kb():
