@@ -94,7 +94,7 @@ def settings_from(args):
     unknown = sorted(set(args.backends) - set(BACKENDS)) + sorted(set(settings["peers"]) - set(PEERS))
     if unknown or settings["repeats"] < 1 or min(settings["batch_sizes"]) < 1 or min(settings["replicas"]) < 1:
         raise SystemExit(f"throughput.py: bad axes: unknown {unknown}, repeats {settings['repeats']}, batch sizes "
-                         f"{settings['batch_sizes']}")
+                         f"{settings['batch_sizes']}, replicas {settings['replicas']}")
     return settings
 
 

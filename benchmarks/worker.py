@@ -124,10 +124,16 @@ def _supported(settings, backend, on_cpu):
                        "fit epoch of 160 steps dispatched without waiting (40 s rendezvous timeout, process "
                        "aborted), while 64 steps ran")
         replicas = [1]
-    uneven = [n for n in replicas if any(batch % n for batch in settings["batch_sizes"])]
+    even = _even_replicas(settings)
+    uneven = [n for n in replicas if n not in even]
     if uneven:
         skipped.append(f"replicas {uneven}: a batch size does not split evenly across them")
-    return {**settings, "replicas": [n for n in replicas if n not in uneven]}, skipped
+    return {**settings, "replicas": [n for n in replicas if n in even]}, skipped
+
+
+def _even_replicas(settings):
+    """The replica counts that split every batch size evenly."""
+    return [n for n in settings.get("replicas", [1]) if not any(batch % n for batch in settings["batch_sizes"])]
 
 
 def _throughput_cells(device, settings, matmul):
@@ -146,9 +152,11 @@ def _throughput_cells(device, settings, matmul):
 
 def main(settings_path, results_path):
     settings = json.loads(Path(settings_path).read_text())
-    replicas = max(settings.get("replicas", [1]))
-    if replicas > 1 and keras.config.backend() != "torch":  # before the backend starts: ignored if it has GPUs
-        distribution.virtual_cpu_devices(replicas)
+    split = max(_even_replicas(settings), default=1) if "batch_sizes" in settings else 1
+    if keras.config.backend() == "tensorflow" and split > 1:
+        # before TensorFlow starts, as many logical CPUs as the largest replica count that runs (GPUs come first).
+        # Not on JAX: its CPU runs no replicas (see `_supported`), and a split CPU would change its other numbers
+        distribution.virtual_cpu_devices(split)
     device = backends.current()
     keras.utils.set_random_seed(0)
     start = time.perf_counter()
