@@ -13,7 +13,7 @@ import signal
 import sys
 from pathlib import Path
 
-from keras_vae import callbacks, cli, files
+from keras_vae import callbacks, cli
 
 
 def _die():
@@ -43,7 +43,7 @@ def swap(epoch):
             if len(moved_aside) == epoch - 1:
                 _die()
 
-    files.os.replace = replace_then_die
+    os.replace = replace_then_die  # the one os module: keras_vae.files uses it too
 
 
 if __name__ == "__main__":
