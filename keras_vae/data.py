@@ -14,6 +14,15 @@ first one that holds usable files wins:
 4. the Keras cache: ``$KERAS_HOME/datasets/`` (default ``~/.keras/datasets/``);
 5. a download through ``keras.datasets.<name>.load_data()``.
 
+MNIST and Fashion-MNIST use the same file names, so a folder can hold the
+wrong one. Files found are therefore checked against the canonical datasets:
+the SHA-256 of each decoded array must be that of the published files (or, for
+Keras's ``mnist.npz``, the file's SHA-256 that ``keras.datasets`` checks).
+Files of the other dataset raise a `DatasetMismatchError` that says which
+dataset they are; files of neither (a variant or a subset of your own) are
+refused unless ``allow_variant=True`` is passed or ``$KERAS_VAE_ALLOW_VARIANT``
+is ``1``. Downloads come from ``keras.datasets`` itself and are not checked.
+
 Decoded files are kept in a small in-process cache; callers always receive
 fresh arrays. Nothing here imports TensorFlow at module import time:
 `load_tfds` imports it (and ``tensorflow_datasets``) when called.
@@ -25,6 +34,7 @@ import dataclasses
 import difflib
 import functools
 import gzip
+import hashlib
 import importlib
 import math
 import os
@@ -39,6 +49,7 @@ import numpy as np
 __all__ = [
     "DATASETS",
     "DataFileError",
+    "DatasetMismatchError",
     "DatasetSpec",
     "DynamicBinarization",
     "EpochBatches",
@@ -97,6 +108,7 @@ IDX_FILES: dict[str, str] = {
 }
 
 ENV_VAR = "KERAS_VAE_DATA_DIR"
+ALLOW_VARIANT_ENV_VAR = "KERAS_VAE_ALLOW_VARIANT"
 DEBIAN_DATA_ROOT = Path("/usr/share/datasets")
 BINARIZE_MODES = (None, "static", "dynamic")
 
@@ -106,6 +118,42 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # share a seed (NumPy seeds that differ only by trailing zeros are equal).
 _TRAIN_DRAW, _TRAIN_ORDER, _TEST_DRAW = 1, 2, 3
 _TFDS_SHUFFLE_BUFFER = 10_000
+
+# SHA-256 of the uint8 data of each canonical array (an IDX file's bytes after
+# its header), so that the same data is recognised in any wrapper: a gzip
+# header records a file name and time, Debian's dataset-fashion-mnist re-gzips
+# the published files, and Keras ships MNIST as an npz.
+#   MNIST: from the published gz files (yann.lecun.com; md5 train-images
+#     f68b3c2dcbeaaa9fbdd348bbdeb94873, train-labels d53e105ee54ea40749a09fcbcd1e9432,
+#     t10k-images 9fb629c4189551a2d022fa330f9573f3, t10k-labels
+#     ec29112dd5afa0611ce80d1b7f02629c).
+#   Fashion-MNIST: from Debian's files. Their md5 differ from the published ones
+#     (github.com/zalandoresearch/fashion-mnist: 8d4fb7e6..., 25c81989...,
+#     bef4ecab..., bb300cfd...) because their gzip header lacks the original
+#     file name: each is exactly the published size (26421880, 29515, 4422102,
+#     5148 bytes) less that name field, so the compressed data is the same.
+_CANONICAL_SHA256: dict[str, dict[str, str]] = {
+    "mnist": {
+        "x_train": "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757",
+        "y_train": "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13",
+        "x_test": "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161",
+        "y_test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+    },
+    "fashion_mnist": {
+        "x_train": "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+        "y_train": "657fbd221bfc9f4198cc14b5619cc33ec57c58dd0e47af4d99d6650759e869a7",
+        "x_test": "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+        "y_test": "3d0e6c6ea990b53b6f8f500a41cac93881d981b315f84578b7d915342ade01e9",
+    },
+}
+# (array key, sha256) -> the dataset whose canonical array it is.
+_CANONICAL_ARRAYS = {
+    (key, digest): name
+    for name, digests in _CANONICAL_SHA256.items()
+    for key, digest in digests.items()
+}
+# ``file_hash`` of mnist.npz in keras/src/datasets/mnist.py.
+_KERAS_MNIST_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
 class DataFileError(ValueError):
@@ -118,6 +166,23 @@ class DataFileError(ValueError):
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
         self.path = Path(path)
         super().__init__(f"{self.path}: {problem}")
+
+
+class DatasetMismatchError(DataFileError):
+    """A readable data file that is not the canonical dataset asked for.
+
+    Attributes:
+        path: The first file that differs.
+        expected: The dataset asked for, e.g. ``"fashion_mnist"``.
+        found: The canonical dataset the file holds instead (e.g.
+            ``"mnist"``), or None if it is neither (a variant or a subset).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], problem: str, expected: str, found: str | None
+    ) -> None:
+        self.expected, self.found = expected, found
+        super().__init__(path, problem)
 
 
 # --------------------------------------------------------------------------
@@ -209,15 +274,24 @@ def _find_source(path: Path, name: str) -> _Source | None:
     return None
 
 
-def _read_source(source: _Source, spec: DatasetSpec) -> dict[str, np.ndarray]:
-    """Reads and validates a source, reusing earlier reads of unchanged files."""
+class _Decoded(NamedTuple):
+    """The validated arrays of a source, where each came from, and what they are."""
+
+    arrays: dict[str, np.ndarray]
+    where: dict[str, Path]
+    digests: dict[str, str]  # SHA-256 of each array's uint8 data.
+    holds: dict[str, str | None]  # The canonical dataset of each array, if any.
+
+
+def _read_source(source: _Source, spec: DatasetSpec) -> _Decoded:
+    """Reads, validates and identifies a source, reusing earlier reads of unchanged files."""
     return _read_source_cached(source, source.stamp(), spec)
 
 
 @functools.lru_cache(maxsize=4)
 def _read_source_cached(
     source: _Source, stamp: tuple[tuple[int, int], ...], spec: DatasetSpec
-) -> dict[str, np.ndarray]:
+) -> _Decoded:
     del stamp  # Only part of the cache key.
     if source.kind == "npz":
         arrays, where = _read_npz(source.path), dict.fromkeys(IDX_FILES, source.path)
@@ -227,7 +301,24 @@ def _read_source_cached(
     _validate(arrays, where, spec)
     for array in arrays.values():
         array.flags.writeable = False
-    return arrays
+    digests = {key: _array_sha256(array) for key, array in arrays.items()}
+    return _Decoded(arrays, where, digests, _identify(source, digests))
+
+
+def _array_sha256(array: np.ndarray) -> str:
+    """SHA-256 of validated uint8 images or integer labels, as the IDX bytes they would be."""
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.uint8)).hexdigest()
+
+
+def _identify(source: _Source, digests: dict[str, str]) -> dict[str, str | None]:
+    """The canonical dataset each array belongs to; None for arrays of neither."""
+    if source.kind == "npz" and _file_sha256(source.path) == _KERAS_MNIST_NPZ_SHA256:
+        return dict.fromkeys(digests, "mnist")
+    return {key: _CANONICAL_ARRAYS.get((key, digest)) for key, digest in digests.items()}
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -304,6 +395,64 @@ def _search_path(name: str, spec: DatasetSpec) -> list[Path]:
     return list(dict.fromkeys(places))
 
 
+def _allow_variant(allow_variant: bool | None) -> bool:
+    """``allow_variant``, or when None, what ``$KERAS_VAE_ALLOW_VARIANT`` says."""
+    if allow_variant is not None:
+        return bool(allow_variant)
+    value = os.environ.get(ALLOW_VARIANT_ENV_VAR, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(
+        f"{ALLOW_VARIANT_ENV_VAR} must be 1 (allow data that is not the canonical "
+        f"dataset) or 0 (refuse it), got {os.environ[ALLOW_VARIANT_ENV_VAR]!r}"
+    )
+
+
+def _check_canonical(decoded: _Decoded, name: str) -> None:
+    """Raises unless every array is the canonical one of dataset ``name``."""
+    for key, holds in decoded.holds.items():
+        if holds != name:
+            path = decoded.where[key]
+            problem = (
+                _other_dataset_problem(path, key, name, holds)
+                if holds
+                else _variant_problem(key, name, decoded.digests[key])
+            )
+            raise DatasetMismatchError(path, problem, name, holds)
+
+
+def _other_dataset_problem(path: Path, key: str, name: str, holds: str) -> str:
+    folder = path.parent
+    root = _datasets_root(folder)
+    return (
+        f"{name!r} was asked for, but this file is {holds!r} data: its {key} "
+        f"has the checksum of the canonical {holds}. Both datasets use the same "
+        f"file names, so keep each in a folder named after it: put the {name} "
+        f"files in {root / name}/ and set {ENV_VAR}={root} (or pass "
+        f"data_dir=...), or load the files in {folder} as "
+        f"keras_vae.data.load({holds!r}). To use them as {name!r} anyway, pass "
+        f"allow_variant=True or set {ALLOW_VARIANT_ENV_VAR}=1."
+    )
+
+
+def _datasets_root(folder: Path) -> Path:
+    """The folder meant to hold one subfolder per dataset, judged from ``folder``."""
+    dataset_folders = {*DATASETS, *(spec.debian_dir for spec in DATASETS.values())}
+    return folder.parent if folder.name in dataset_folders else folder
+
+
+def _variant_problem(key: str, name: str, digest: str) -> str:
+    return (
+        f"the checksum of its {key} (sha256 {digest}) differs from the canonical "
+        f"{name}'s ({_CANONICAL_SHA256[name][key]}): these files are not the "
+        f"published {name} but a variant or subset of it. To train on your own "
+        f"variant, pass allow_variant=True or set {ALLOW_VARIANT_ENV_VAR}=1; "
+        f"otherwise replace the files with the published ones."
+    )
+
+
 def _expected_files(name: str) -> str:
     return (
         f"the four IDX files {', '.join(IDX_FILES.values())} or a Keras-style "
@@ -317,8 +466,21 @@ def _download(loader: str) -> dict[str, np.ndarray]:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+def _read_checked(
+    source: _Source, name: str, spec: DatasetSpec, allow_variant: bool
+) -> dict[str, np.ndarray]:
+    """The arrays of ``source``, refused unless canonical or ``allow_variant``."""
+    decoded = _read_source(source, spec)
+    if not allow_variant:
+        _check_canonical(decoded, name)
+    return decoded.arrays
+
+
 def _load_arrays(
-    name: str, spec: DatasetSpec, data_dir: str | os.PathLike[str] | None
+    name: str,
+    spec: DatasetSpec,
+    data_dir: str | os.PathLike[str] | None,
+    allow_variant: bool,
 ) -> dict[str, np.ndarray]:
     """Raw uint8 arrays from the first place that has them (see module doc)."""
     if data_dir is not None:
@@ -328,12 +490,12 @@ def _load_arrays(
                 f"No {name} data in data_dir={os.fspath(data_dir)!r}: expected "
                 f"{_expected_files(name)}."
             )
-        return _read_source(source, spec)
+        return _read_checked(source, name, spec, allow_variant)
     places = _search_path(name, spec)
     for place in places:
         source = _find_source(place, name)
         if source is not None:
-            return _read_source(source, spec)
+            return _read_checked(source, name, spec, allow_variant)
     loader = f"keras.datasets.{spec.keras_loader}"
     try:
         arrays = _download(loader)
@@ -358,8 +520,13 @@ def load(
     binarize: str | None = None,
     batch_size: int = 128,
     seed: int = 0,
+    allow_variant: bool | None = None,
 ) -> tuple[tuple[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Loads MNIST or Fashion-MNIST as float images in [0, 1].
+
+    Files found are checked against the canonical dataset ``name`` (see the
+    module docstring): the other dataset's files, or files of neither, raise
+    a `DatasetMismatchError` unless ``allow_variant`` is true.
 
     Args:
         name: ``"mnist"`` or ``"fashion_mnist"`` (see `DATASETS`).
@@ -372,6 +539,12 @@ def load(
             fixed Bernoulli draw made with ``seed``.
         batch_size: Batch size of the `DynamicBinarization` (dynamic only).
         seed: Seed of the dynamic binarization.
+        allow_variant: Whether to accept files that are not the canonical
+            dataset ``name``: a subset, a relabelled copy, your own data in
+            the same format. None (the default) takes ``$KERAS_VAE_ALLOW_VARIANT``
+            (``1`` or ``0``; unset means ``0``), so that command-line runs and
+            subprocesses can opt in too. The files are still checked for
+            corruption and shape either way.
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: images are new float32
@@ -381,19 +554,24 @@ def load(
         unconditional models ignore the labels; the conditional VAE uses them).
 
     Raises:
-        ValueError: If ``name`` or ``binarize`` is unknown.
+        ValueError: If ``name`` or ``binarize`` is unknown, or
+            ``$KERAS_VAE_ALLOW_VARIANT`` is neither 1 nor 0.
         FileNotFoundError: If ``data_dir`` holds no usable files, or no
             place holds them and the download fails.
+        DatasetMismatchError: If, without ``allow_variant``, the files found
+            are not the canonical ``name``: the other dataset, or a variant.
         DataFileError: If a file found is corrupt or inconsistent.
 
     Example:
         >>> (x_train, y_train), (x_test, y_test) = load("mnist")  # doctest: +SKIP
         >>> x_train.shape, x_train.dtype  # doctest: +SKIP
         ((60000, 28, 28, 1), dtype('float32'))
+        >>> # Your own subset of MNIST, saved as my_data/mnist.npz:
+        >>> (x_train, _), _ = load("mnist", data_dir="my_data", allow_variant=True)  # doctest: +SKIP
     """
     spec = _spec(name)
     _check_binarize(binarize)
-    arrays = _load_arrays(name, spec, data_dir)
+    arrays = _load_arrays(name, spec, data_dir, _allow_variant(allow_variant))
     x_train, x_test = (_to_unit_float(arrays[key]) for key in ("x_train", "x_test"))
     y_train, y_test = (arrays[key].astype(np.int32) for key in ("y_train", "y_test"))
     if binarize == "static":

@@ -8,6 +8,7 @@ downloads fail, so each test sets up exactly the places it needs.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
 from pathlib import Path
@@ -28,6 +29,13 @@ def _real_mnist_dir() -> Path | None:
 
 MNIST_DIR = _real_mnist_dir()  # Found before the fixture below hides the env var.
 REAL_DEBIAN_ROOT = data.DEBIAN_DATA_ROOT
+# md5 of the canonical gz files, as published on yann.lecun.com.
+PUBLISHED_MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
 
 
 def _no_network():
@@ -36,8 +44,9 @@ def _no_network():
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """Empty search places and no network, unless a test sets them up."""
+    """Empty search places, no network and no variants allowed, unless a test sets them up."""
     monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.delenv(data.ALLOW_VARIANT_ENV_VAR, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setattr(data, "DEBIAN_DATA_ROOT", tmp_path / "debian")
@@ -45,11 +54,21 @@ def isolated(tmp_path, monkeypatch):
         monkeypatch.setattr(f"keras.datasets.{loader}.load_data", _no_network)
 
 
-@pytest.fixture(scope="module")
-def mnist():
+def _skip_without_mnist():
     if MNIST_DIR is None:
         pytest.skip(f"real MNIST IDX files not in ../shared/data/mnist or ${data.ENV_VAR}/mnist")
-    return data.load("mnist", data_dir=MNIST_DIR)
+
+
+def _skip_without_fashion_mnist():
+    if not (REAL_DEBIAN_ROOT / "fashion-mnist").is_dir():
+        pytest.skip("Debian package dataset-fashion-mnist is not installed")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """The real MNIST files, loaded as canonical: without any opt-in for variants."""
+    _skip_without_mnist()
+    return data.load("mnist", data_dir=MNIST_DIR, allow_variant=False)
 
 
 # --------------------------------------------------------------------------
@@ -108,6 +127,12 @@ def test_real_mnist_shapes_dtypes_and_ranges(mnist):
         assert set(np.unique(y)) == set(range(10))
 
 
+def test_the_published_mnist_files_load_without_opt_in(mnist):
+    for file_name, md5 in PUBLISHED_MNIST_MD5.items():
+        assert hashlib.md5((MNIST_DIR / file_name).read_bytes()).hexdigest() == md5
+    assert len(mnist[0][0]) == 60_000  # The fixture loaded them with allow_variant=False.
+
+
 def test_real_mnist_mean_pixel_is_the_known_value(mnist):
     (x_train, _), _ = mnist
     assert x_train.mean(dtype=np.float64) == pytest.approx(0.1307, abs=1e-3)
@@ -153,7 +178,9 @@ def test_npz_written_from_real_data(tmp_path, mnist):
         tmp_path / "mnist.npz",
         {**sliced, "x_train": _to_uint8(sliced["x_train"]), "x_test": _to_uint8(sliced["x_test"])},
     )
-    (x_train_npz, y_train_npz), (x_test_npz, y_test_npz) = data.load("mnist", data_dir=tmp_path)
+    (x_train_npz, y_train_npz), (x_test_npz, y_test_npz) = data.load(
+        "mnist", data_dir=tmp_path, allow_variant=True
+    )
     loaded = {"x_train": x_train_npz, "y_train": y_train_npz,
               "x_test": x_test_npz, "y_test": y_test_npz}
     for key, array in sliced.items():
@@ -161,8 +188,7 @@ def test_npz_written_from_real_data(tmp_path, mnist):
 
 
 def test_fashion_mnist_from_the_debian_package(monkeypatch):
-    if not (REAL_DEBIAN_ROOT / "fashion-mnist").is_dir():
-        pytest.skip("Debian package dataset-fashion-mnist is not installed")
+    _skip_without_fashion_mnist()
     monkeypatch.setattr(data, "DEBIAN_DATA_ROOT", REAL_DEBIAN_ROOT)
     (x_train, y_train), (x_test, y_test) = data.load("fashion_mnist")
     assert x_train.shape == (60_000, 28, 28, 1) and x_test.shape == (10_000, 28, 28, 1)
@@ -193,7 +219,7 @@ def test_first_place_with_files_wins(tmp_path, monkeypatch, winner):
         _populate(tmp_path, place)
     monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "env"))
     data_dir = tmp_path / "data_dir" if winner == "data_dir" else None
-    (x_train, _), _ = data.load("mnist", data_dir=data_dir)
+    (x_train, _), _ = data.load("mnist", data_dir=data_dir, allow_variant=True)
     assert len(x_train) == 10 + PLACES.index(winner)
 
 
@@ -215,7 +241,7 @@ def test_each_place_is_searched(tmp_path, monkeypatch, name, place, layout):
         write_idx_dir(tmp_path / place, arrays)
     else:
         write_npz(tmp_path / place / f"{name}.npz", arrays)
-    (x_train, _), _ = data.load(name)
+    (x_train, _), _ = data.load(name, allow_variant=True)
     assert len(x_train) == 17
 
 
@@ -268,11 +294,11 @@ def test_repeated_loads_reuse_decoded_files(tmp_path, monkeypatch):
     write_idx_dir(tmp_path, synthetic())
     reads, read_idx = [], data.read_idx
     monkeypatch.setattr(data, "read_idx", lambda path: reads.append(path) or read_idx(path))
-    data.load("mnist", data_dir=tmp_path)
-    data.load("mnist", data_dir=tmp_path, binarize="static")
+    data.load("mnist", data_dir=tmp_path, allow_variant=True)
+    data.load("mnist", data_dir=tmp_path, binarize="static", allow_variant=True)
     assert len(reads) == 4
     write_idx_dir(tmp_path, synthetic(n_train=50))  # New files must be read again.
-    (x_train, _), _ = data.load("mnist", data_dir=tmp_path)
+    (x_train, _), _ = data.load("mnist", data_dir=tmp_path, allow_variant=True)
     assert len(reads) == 8 and len(x_train) == 50
 
 
@@ -288,6 +314,102 @@ def test_unknown_dataset_suggests_close_match(name, suggestion):
 def test_unknown_binarize_lists_allowed_values():
     with pytest.raises(ValueError, match="None, 'static', 'dynamic'; got 'bernoulli'"):
         data.load("mnist", binarize="bernoulli")
+
+
+# --------------------------------------------------------------------------
+# Which dataset the files are
+# --------------------------------------------------------------------------
+
+
+def _real_files(dataset: str) -> Path:
+    if dataset == "mnist":
+        _skip_without_mnist()
+        return MNIST_DIR
+    _skip_without_fashion_mnist()
+    return REAL_DEBIAN_ROOT / "fashion-mnist"
+
+
+def _link_files(directory: Path, source: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for file_name in data.IDX_FILES.values():
+        (directory / file_name).symlink_to(source / file_name)
+    return directory
+
+
+@pytest.mark.parametrize("files, asked", [("mnist", "fashion_mnist"), ("fashion_mnist", "mnist")])
+def test_the_other_datasets_files_are_named_as_such(tmp_path, monkeypatch, files, asked):
+    root = _link_files(tmp_path / "data", _real_files(files))  # Same names for both datasets.
+    monkeypatch.setenv(data.ENV_VAR, str(root))
+    with pytest.raises(data.DatasetMismatchError) as info:
+        data.load(asked)
+    assert (info.value.expected, info.value.found) == (asked, files)
+    assert info.value.path.parent == root
+    message = str(info.value)
+    for expected in (
+        str(info.value.path),
+        f"this file is {files!r} data",
+        f"{root / asked}/",
+        f"{data.ENV_VAR}={root}",
+        f"keras_vae.data.load({files!r})",
+        "allow_variant=True",
+        f"{data.ALLOW_VARIANT_ENV_VAR}=1",
+    ):
+        assert expected in message
+
+
+def test_a_modified_copy_is_refused_unless_allowed(tmp_path, mnist):
+    directory = tmp_path / "mine"
+    directory.mkdir()
+    labels_file = data.IDX_FILES["y_train"]
+    for file_name in data.IDX_FILES.values():
+        if file_name != labels_file:
+            (directory / file_name).symlink_to(MNIST_DIR / file_name)
+    content = bytearray(gzip.decompress((MNIST_DIR / labels_file).read_bytes()))
+    content[-1] = (content[-1] + 1) % 10  # One label of the last training image.
+    (directory / labels_file).write_bytes(gzip.compress(bytes(content)))
+
+    with pytest.raises(data.DatasetMismatchError) as info:
+        data.load("mnist", data_dir=directory)
+    assert info.value.path == directory / labels_file and info.value.found is None
+    for expected in ("y_train", "differs from the canonical mnist", "allow_variant=True",
+                     f"{data.ALLOW_VARIANT_ENV_VAR}=1"):
+        assert expected in str(info.value)
+
+    (x_train, y_train), _ = data.load("mnist", data_dir=directory, allow_variant=True)
+    assert x_train.shape == mnist[0][0].shape
+    np.testing.assert_array_equal(y_train[:-1], mnist[0][1][:-1])
+    assert y_train[-1] == (mnist[0][1][-1] + 1) % 10
+
+
+@pytest.mark.parametrize(
+    "environment, argument, loads",
+    [("1", None, True), ("true", None, True), ("0", None, False), ("1", False, False)],
+)
+def test_allow_variant_defaults_to_the_environment(tmp_path, monkeypatch, environment, argument, loads):
+    write_idx_dir(tmp_path, synthetic())
+    monkeypatch.setenv(data.ALLOW_VARIANT_ENV_VAR, environment)
+    if loads:
+        data.load("mnist", data_dir=tmp_path, allow_variant=argument)
+    else:
+        with pytest.raises(data.DatasetMismatchError):
+            data.load("mnist", data_dir=tmp_path, allow_variant=argument)
+
+
+def test_unclear_allow_variant_environment_is_an_error(monkeypatch):
+    monkeypatch.setenv(data.ALLOW_VARIANT_ENV_VAR, "sometimes")
+    with pytest.raises(ValueError, match=f"{data.ALLOW_VARIANT_ENV_VAR} must be 1 .* got 'sometimes'"):
+        data.load("mnist")
+
+
+def test_keras_mnist_npz_is_known_by_its_published_file_hash(tmp_path, monkeypatch):
+    path = write_npz(tmp_path / "mnist.npz", synthetic())
+    # Offline there is no real mnist.npz; stand one in for the hash keras.datasets checks.
+    monkeypatch.setattr(data, "_KERAS_MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    (x_train, _), _ = data.load("mnist", data_dir=path)
+    assert len(x_train) == 100
+    with pytest.raises(data.DatasetMismatchError) as info:
+        data.load("fashion_mnist", data_dir=path)
+    assert info.value.found == "mnist" and info.value.path == path
 
 
 # --------------------------------------------------------------------------
