@@ -8,14 +8,22 @@ Example:
     >>> model.fit(x_train, epochs=12, batch_size=32)
     >>> trained = keras_vae.zoo.get("conv_vae", pretrained=True)
     >>> keras_vae.evaluate.reconstruction_error(trained, x_test)
+    >>> keras_vae.export.export_saved_model(trained, "exported/conv_vae")
 
-`keras_vae.export` (TensorFlow SavedModel export) is imported on demand: it needs TensorFlow installed.
-`keras_vae.plots` (the tutorials' figures) is imported on demand too, to keep matplotlib out of the way.
+Importing the package starts no backend: each module (and each model class) is imported when it is first used,
+so `keras_vae.export` (TensorFlow SavedModel export) needs TensorFlow only once it is called, and
+`keras_vae.plots` (the tutorials' figures) loads matplotlib only then. To load a `.keras` file with Keras's own
+`keras.saving.load_model`, import the classes first (`import keras_vae.models`), or use
+`keras_vae.zoo.load_model`, which does.
 """
 
-from keras_vae import data, evaluate, losses, recipes, zoo
-from keras_vae.models import VAE, Autoencoder, BetaVAE, ConditionalVAE, ConvBody, ConvVAE, DenseBody
+from keras_vae import _lazy
 
 __version__ = "0.1.0"
-__all__ = ["data", "evaluate", "losses", "recipes", "zoo", "Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody",
-           "ConvBody"]
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submodules=["callbacks", "data", "distribution", "evaluate", "export", "losses", "models", "plots", "recipes",
+                "zoo"],
+    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody", "ConvBody"]},
+)

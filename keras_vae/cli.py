@@ -7,24 +7,40 @@
     keras-vae evaluate conv_vae --pretrained --json zoo/conv_vae/metrics.json
     keras-vae export conv_vae exported/conv_vae --pretrained             # TensorFlow SavedModel
     keras-vae plot manifold vae --pretrained --out figures               # the tutorials' figures
+
+`keras-vae list` and `--help` answer without importing keras or a backend: what they show is plain data. The
+other commands import keras (`train` and `export` also TensorFlow) once the command line is parsed.
+
+TensorFlow's C++ log lines (such as "I0000 ... cudart_stub.cc:31] Could not find cuda drivers" or "E0000 ...
+failed call to cuInit") are kept out of the output: unless TF_CPP_MIN_LOG_LEVEL is set, `main` sets it to 3
+(fatal errors only) before anything imports TensorFlow, and drops the lines of lower severity that TensorFlow
+writes as it loads, before it reads that level. Set TF_CPP_MIN_LOG_LEVEL=0 to see them all (2: errors too).
 """
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
+import os
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-import keras
-import numpy as np
-
-from keras_vae import data, distribution, recipes, zoo
-from keras_vae import evaluate as evaluation
-from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
+from keras_vae import distribution, plots, recipes, zoo
+from keras_vae.dataset_specs import BINARIZE_MODES, DATASETS
 from keras_vae.files import (atomic_path, check_directory, recover_directory, remove_directory, remove_partial_files,
                              write_json)
+
+#: TensorFlow's C++ log line, as Abseil writes it: severity (I, W, E, F), date, time, thread, file:line]
+_NATIVE_LOG_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+#: the line Abseil writes before its first lines when the program never initialised its logging
+_NATIVE_LOG_NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+#: the errors `main` reports in one line, with exit status 2: bad input, and a diverging run's NonFiniteLossError
+#: (a FloatingPointError; keras_vae.callbacks, which defines it, imports keras)
+_REPORTED_ERRORS = (ValueError, OSError, NotImplementedError, FloatingPointError)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -76,6 +92,8 @@ def _check_free_space(out, model):
     The run writes the backup (weights and Adam's two moments: 3 copies of the weights, twice while a new
     backup replaces the old), model.keras (3 copies), model.weights.h5 (1) and figures (under 1 MB).
     """
+    import numpy as np
+
     weights = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in model.weights)
     needed = 10 * weights + 2**20
     free = shutil.disk_usage(out).free
@@ -85,8 +103,6 @@ def _check_free_space(out, model):
 
 
 def _save_figures(model, x_test, y_test, out):
-    from keras_vae import plots
-
     plots.reconstructions(model, x_test, y_test, n=50, path=out / "reconstructions.png")
     if model.encoder_heads != ("code",):  # an autoencoder has no prior to sample
         plots.samples(model, path=out / "samples.png")
@@ -106,6 +122,8 @@ def _training_settings(args):
 
 
 def _optimizer(settings, steps_per_epoch):
+    import keras
+
     rate = settings["learning_rate"]
     if settings["schedule"] == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=settings["epochs"] * steps_per_epoch)
@@ -119,6 +137,11 @@ def train(args):
 
 
 def _train(args):
+    import keras
+
+    from keras_vae import data
+    from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
+
     name, settings = _training_settings(args)
     entry = zoo.entry(name)
     out = Path(args.out or f"runs/{name}")
@@ -194,11 +217,13 @@ def _trained_model(args):
 
 def evaluate(args):
     """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL and (CVAE) class accuracy, as JSON."""
+    from keras_vae.evaluate import report
+
     if args.json:
         check_directory(Path(args.json).parent, "--json")
     model = _trained_model(args)
-    result = evaluation.report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k,
-                               limit=args.limit, seed=args.seed)
+    result = report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k, limit=args.limit,
+                    seed=args.seed)
     result = {**result, "model": args.name, "weights": "pretrained" if args.pretrained else str(args.weights)}
     if args.json:
         write_json(args.json, result)
@@ -246,8 +271,6 @@ def _manifold_range(model, images, labels):
 
 def _figure(args, model, images, labels, class_names, gif):
     """Draws the figure `args.kind` of `model` over the test images."""
-    from keras_vae import plots
-
     kind = args.kind
     if kind in ("latent_scatter", "class_means"):
         return getattr(plots, kind)(model, images, labels, class_names=class_names)
@@ -265,11 +288,13 @@ def _figure(args, model, images, labels, class_names, gif):
         start, end = args.between
         return plots.interpolation(model, images, labels, start, end, steps=args.n or 10,
                                    class_names=class_names, gif=gif)
+    from keras_vae import data
+    from keras_vae.evaluate import train_classifier
+
     ae = zoo.get("ae", pretrained=True)
     plots.comparison.check_pair(ae, model)  # before the classifier's training, not after
     (x_train, y_train), _ = data.load(zoo.entry(args.name).dataset)
-    classifier = evaluation.train_classifier(x_train[:args.classifier_images], y_train[:args.classifier_images],
-                                             seed=args.seed)
+    classifier = train_classifier(x_train[:args.classifier_images], y_train[:args.classifier_images], seed=args.seed)
     return plots.ae_vs_vae(ae, model, images, labels, classifier, names=("ae", args.name),
                            class_names=class_names)
 
@@ -286,7 +311,7 @@ def _history(args):
 
 def plot(args):
     """`keras-vae plot`: draws one of the tutorials' figures of a trained model as OUT/NAME-KIND.png."""
-    from keras_vae import plots
+    from keras_vae import data
 
     check_directory(Path(args.out), "--out")
     target = Path(args.out) / f"{args.name}-{args.kind}.png"
@@ -300,7 +325,7 @@ def plot(args):
         model = _trained_model(args)
         _, (images, labels) = data.load(entry.dataset)
         figure = _figure(args, model, images[:args.limit], labels[:args.limit],
-                         data.DATASETS[entry.dataset].class_names, gif)
+                         DATASETS[entry.dataset].class_names, gif)
         source = "pretrained weights" if args.pretrained else str(args.weights)
     figure.suptitle(f"{args.name} ({source})" + (f": {figure.get_suptitle()}" if figure.get_suptitle() else ""))
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -310,21 +335,27 @@ def plot(args):
 
 
 def list_models(args):
-    """`keras-vae list`: one line per zoo entry."""
-    for name in zoo.list_models():
-        print(f"{name:14s} {zoo.entry(name).description}")
+    """`keras-vae list`: one line per zoo entry, the descriptions in one column; it imports no backend."""
+    width = max(map(len, zoo.CATALOG))
+    for name, listing in sorted(zoo.CATALOG.items()):
+        print(f"{name:<{width}}  {listing['description']}")
     return 0
 
 
 def _parser():
-    parser = _Parser(prog="keras-vae", description="A Keras 3 model zoo of autoencoders for images.")
+    """The command line's parser: each command's defaults name its function (`func`) and the modules it imports
+    before it runs (`imports`)."""
+    parser = _Parser(prog="keras-vae", description="A Keras 3 model zoo of autoencoders for images.",
+                     epilog="TensorFlow's C++ log lines are hidden: keras-vae sets TF_CPP_MIN_LOG_LEVEL=3 unless "
+                            "it is set. Run with TF_CPP_MIN_LOG_LEVEL=0 to see them all (2: errors too).")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="list the zoo's models").set_defaults(func=list_models)
+    commands.add_parser("list", help="list the zoo's models").set_defaults(func=list_models, imports=())
     command = commands.add_parser("train", help="train a zoo model")
     command.add_argument("name", nargs="?", help="a model from `keras-vae list` (or give --recipe)")
     command.add_argument("--recipe", metavar="DIR", help="train with the settings of DIR/recipe.json, e.g. zoo/vae")
-    command.add_argument("--dataset", choices=sorted(data.DATASETS), help="default: the entry's dataset")
-    command.add_argument("--binarize", choices=["static", "dynamic"], help="binarise the pixels (default: none)")
+    command.add_argument("--dataset", choices=sorted(DATASETS), help="default: the entry's dataset")
+    command.add_argument("--binarize", choices=[mode for mode in BINARIZE_MODES if mode],
+                         help="binarise the pixels (default: none)")
     defaults = recipes.TRAINING_DEFAULTS
     command.add_argument("--epochs", type=_positive_int, help=f"default {defaults['epochs']}")
     command.add_argument("--batch-size", type=_positive_int, help=f"default {defaults['batch_size']}")
@@ -337,27 +368,25 @@ def _parser():
     command.add_argument("--distribute", choices=distribution.MODES,
                          help="split each batch across devices (see README, 'Training on several devices')")
     command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")
-    command.set_defaults(func=train)
+    command.set_defaults(func=train, imports=("keras", "tensorflow"))  # Keras saves .keras files with TensorFlow
 
     command = commands.add_parser("evaluate", help="measure a trained model on the test set")
     _add_model_arguments(command)
-    command.add_argument("--dataset", choices=sorted(data.DATASETS), help="default: the entry's dataset")
+    command.add_argument("--dataset", choices=sorted(DATASETS), help="default: the entry's dataset")
     command.add_argument("--k", type=_positive_int, default=5000, help="importance samples of the NLL bound")
     command.add_argument("--limit", type=_positive_int, help="use the first N test images (default: all)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--json", metavar="FILE", help="also write the results to FILE")
-    command.set_defaults(func=evaluate)
+    command.set_defaults(func=evaluate, imports=("keras",))
 
     command = commands.add_parser("export", help="export a trained model as a TensorFlow SavedModel")
     _add_model_arguments(command)
     command.add_argument("out", help="the SavedModel directory to write")
     command.add_argument("--overwrite", action="store_true", help="replace an existing export at OUT")
-    command.set_defaults(func=export)
-
-    from keras_vae.plots import KINDS
+    command.set_defaults(func=export, imports=("keras", "tensorflow"))
 
     command = commands.add_parser("plot", help="draw one of the tutorials' figures of a trained model")
-    command.add_argument("kind", choices=KINDS, help="the figure")
+    command.add_argument("kind", choices=plots.KINDS, help="the figure")
     _add_model_arguments(command, required=False)
     command.add_argument("--out", required=True, help="directory for NAME-KIND.png (and .gif)")
     command.add_argument("--limit", type=_positive_int, default=10_000, help="test images used (default all)")
@@ -375,7 +404,7 @@ def _parser():
     command.add_argument("--classifier-images", type=_positive_int, default=60_000,
                          help="ae_vs_vae: training images of its digit classifier")
     command.add_argument("--history", metavar="FILE", help="training_curves: a history.json of `keras-vae train`")
-    command.set_defaults(func=plot)
+    command.set_defaults(func=plot, imports=("keras",))
     return parser
 
 
@@ -386,12 +415,63 @@ def _add_model_arguments(command, required=True):
     weights.add_argument("--weights", metavar="FILE", help="a .weights.h5 or .keras file of this model")
 
 
+def _min_log_level():
+    """TF_CPP_MIN_LOG_LEVEL as a number: 0 (every line) to 3 (fatal errors only); 0 when unset or not a number."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    return int(level) if level.isdigit() else 0
+
+
+def _shown(line, level):
+    """Whether a line written to stderr while TensorFlow loads is kept at TF_CPP_MIN_LOG_LEVEL `level`."""
+    native = _NATIVE_LOG_LINE.match(line)
+    if native:
+        return "IWEF".index(native[1]) >= level
+    return not (level and line.startswith(_NATIVE_LOG_NOTICE))
+
+
+def _import_quietly(modules):
+    """Imports `modules`, dropping the C++ log lines that TensorFlow writes below TF_CPP_MIN_LOG_LEVEL as it loads.
+
+    TensorFlow's libraries log some lines (no CUDA driver, ...) straight to file descriptor 2 before they read
+    TF_CPP_MIN_LOG_LEVEL, once per library: what reaches the descriptor meanwhile is captured, then written back
+    but for those lines.
+
+    Args:
+        modules: names of the modules to import, e.g. `("keras",)`.
+    """
+    level = _min_log_level()
+    sys.stderr.flush()
+    stderr = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            for module in modules:
+                importlib.import_module(module)
+        finally:
+            sys.stderr.flush()
+            os.dup2(stderr, 2)
+            os.close(stderr)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.writelines(line for line in lines if _shown(line, level))
+
+
 def main(argv=None):
-    """Entry point of `keras-vae`; returns the exit status."""
+    """Entry point of `keras-vae`: runs one command and returns the exit status (2: bad input, said in one line).
+
+    Args:
+        argv: the arguments after `keras-vae` (default: the process's own).
+
+    Example:
+        >>> main(["train", "conv_vae", "--epochs", "12", "--out", "runs/conv_vae"])
+        0
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     args = _parser().parse_args(argv)
+    _import_quietly(args.imports)
     try:
         return args.func(args)
-    except (ValueError, OSError, NotImplementedError, NonFiniteLossError) as error:
+    except _REPORTED_ERRORS as error:
         print(f"keras-vae: error: {error}", file=sys.stderr)
         return 2
 

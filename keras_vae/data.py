@@ -30,7 +30,6 @@ fresh arrays. Nothing here imports TensorFlow at module import time:
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import gzip
@@ -45,6 +44,8 @@ from typing import Any, NamedTuple
 
 import keras
 import numpy as np
+
+from keras_vae.dataset_specs import BINARIZE_MODES, DATASETS, DatasetSpec
 
 __all__ = [
     "DATASETS",
@@ -61,44 +62,6 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class DatasetSpec:
-    """Plain facts about one dataset.
-
-    Attributes:
-        debian_dir: Directory name under ``/usr/share/datasets``.
-        keras_cache: Location under ``$KERAS_HOME/datasets`` where
-            ``keras.datasets`` caches the files (an ``.npz`` file or a
-            directory of IDX files).
-        num_classes: Number of label classes.
-        image_shape: Shape of one image, channels last.
-        keras_loader: Module name in ``keras.datasets`` that downloads it.
-        class_names: What each label means, in label order.
-    """
-
-    debian_dir: str
-    keras_cache: str
-    num_classes: int
-    image_shape: tuple[int, int, int]
-    keras_loader: str
-    class_names: tuple[str, ...]
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec(
-        "mnist", "mnist.npz", 10, (28, 28, 1), "mnist", tuple("0123456789")
-    ),
-    "fashion_mnist": DatasetSpec(
-        "fashion-mnist",
-        "fashion-mnist",
-        10,
-        (28, 28, 1),
-        "fashion_mnist",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ),
-}
-
 # The canonical file names, keyed like the arrays of a Keras ``.npz``.
 IDX_FILES: dict[str, str] = {
     "x_train": "train-images-idx3-ubyte.gz",
@@ -110,7 +73,6 @@ IDX_FILES: dict[str, str] = {
 ENV_VAR = "KERAS_VAE_DATA_DIR"
 ALLOW_VARIANT_ENV_VAR = "KERAS_VAE_ALLOW_VARIANT"
 DEBIAN_DATA_ROOT = Path("/usr/share/datasets")
-BINARIZE_MODES = (None, "static", "dynamic")
 
 _IDX_DIMS = {0x00000801: 1, 0x00000803: 3}  # magic number -> number of dims
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -21,12 +21,16 @@ Build, compile, fit, evaluate and save the model inside `scope`:
 """
 
 import contextlib
-
-from keras_vae import trainers
+import importlib
 
 #: "auto": every local device (every worker of TF_CONFIG on TensorFlow) when there are several, else one;
 #: "data-parallel": JAX's DataParallel, TensorFlow's MirroredStrategy; "mirrored" and "multi-worker": TensorFlow's
 MODES = ("auto", "data-parallel", "mirrored", "multi-worker")
+
+
+def _trainers():
+    """The active backend's trainers, imported on first use: `MODES` is read without keras (the CLI's parser)."""
+    return importlib.import_module("keras_vae.trainers")
 
 
 @contextlib.contextmanager
@@ -54,7 +58,7 @@ def scope(mode="auto", devices=None):
         raise ValueError(f"unknown distribution mode {mode!r}; choose one of {', '.join(MODES)}")
     if devices is not None and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
         raise ValueError(f"devices must be a positive int, got {devices!r}")
-    with trainers.distribution(mode, devices) as replicas:
+    with _trainers().distribution(mode, devices) as replicas:
         yield replicas
 
 
@@ -72,17 +76,17 @@ def virtual_cpu_devices(count):
         >>> with scope("data-parallel") as replicas:   # replicas == 4 on a machine without accelerators
         ...     ...
     """
-    trainers.virtual_cpu_devices(count)
+    _trainers().virtual_cpu_devices(count)
 
 
 def replicas():
     """How many replicas share a global batch in the active scope (1 outside one)."""
-    return trainers.replicas()
+    return _trainers().replicas()
 
 
 def worker_index():
     """This process's place among the processes that train one model (0: the one that writes the run's files)."""
-    return trainers.worker_index()
+    return _trainers().worker_index()
 
 
 def check_batches(batch_size, count, what="batch_size"):

@@ -23,7 +23,7 @@ import re
 import shutil
 from pathlib import Path
 
-from keras_vae.data import BINARIZE_MODES, DATASETS
+from keras_vae.dataset_specs import BINARIZE_MODES, DATASETS
 from keras_vae.files import atomic_path, write_json
 
 RECIPE_FILE = "recipe.json"

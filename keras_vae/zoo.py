@@ -1,10 +1,13 @@
 """The model zoo's registry.
 
-Every entry is registered beside the family that defines it (`register(...)` at the end of
-`keras_vae/models/<family>.py`), as plain data: the class and the constructor arguments that differ from
-its defaults. An entry with pretrained weights has a folder in the repository's `zoo/` (installed as the
-data package `keras_vae.pretrained`): its recipe, the weights with their sha256, the measured numbers
-(`metrics.json`, written by `keras-vae evaluate`) and a model card.
+The zoo's own entries are listed in `CATALOG`, as plain data (what each is and the dataset it is trained on), so
+that `keras-vae list` prints them without importing keras. Each is registered beside the family that defines it
+(`register(...)` at the end of `keras_vae/models/<family>.py`): the class and the constructor arguments that differ
+from its defaults. The families are imported, and so registered, when the registry is first used: importing this
+module imports no backend, and keras and h5py are imported by the functions that load files. An entry with
+pretrained weights has a folder in the repository's `zoo/` (installed as the data package `keras_vae.pretrained`):
+its recipe, the weights with their sha256, the measured numbers (`metrics.json`, written by `keras-vae evaluate`)
+and a model card.
 
 Example:
     >>> import keras_vae
@@ -16,6 +19,7 @@ Example:
 
 import dataclasses
 import difflib
+import importlib
 import importlib.resources
 import inspect
 import json
@@ -23,12 +27,47 @@ import math
 import zipfile
 from pathlib import Path
 
-import h5py
-import keras
-
 from keras_vae import recipes
 
 METRICS_FILE = "metrics.json"
+
+#: The zoo's own entries: name -> what it is and the dataset it is trained on. Each one is registered with its
+#: class and constructor arguments at the end of its family's file in keras_vae/models/.
+CATALOG = {
+    "ae": {
+        "description": "dense autoencoder 784-128-16-2, the tutorials' baseline (no prior)",
+        "dataset": "mnist",
+    },
+    "beta_vae": {
+        "description": "beta-VAE (beta=4) on the tutorial conv body, latent 2",
+        "dataset": "mnist",
+    },
+    "conv_vae": {
+        "description": "Keras tutorial conv VAE: Conv2D 32/64 stride 2, Dense 16, latent 2",
+        "dataset": "mnist",
+    },
+    "conv_vae_bn": {
+        "description": "PyTorch tutorial conv VAE: 4x4 stride-2 convs 16/32/64 with batch norm on 32x32-padded "
+                       "images, latent 128, Gaussian (MSE) reconstruction, KL weight 0.1",
+        "dataset": "mnist",
+    },
+    "conv_vae_fashion": {
+        "description": "the Keras tutorial conv VAE (latent 2) trained on Fashion-MNIST",
+        "dataset": "fashion_mnist",
+    },
+    "cvae": {
+        "description": "conditional dense VAE (784+10)-128-16-2: sample a chosen digit",
+        "dataset": "mnist",
+    },
+    "vae": {
+        "description": "dense VAE 784-128-16-2, the Keras/PyTorch MNIST tutorials' first VAE",
+        "dataset": "mnist",
+    },
+    "vae_binarized": {
+        "description": "dense VAE 784-512-256-32 for dynamically binarised MNIST: the likelihood (IWAE NLL) entry",
+        "dataset": "mnist",
+    },
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,36 +84,53 @@ class Entry:
 _REGISTRY = {}
 
 
-def register(name, model_class, *, description, dataset="mnist", **config):
+def _registry():
+    """The registered entries, the zoo's own included: importing the model families registers them."""
+    importlib.import_module("keras_vae.models")
+    return _REGISTRY
+
+
+def register(name, model_class, *, description=None, dataset=None, **config):
     """Registers a zoo entry.
 
     Args:
-        name: the registry name, e.g. `"conv_vae"`.
+        name: the registry name, e.g. `"conv_vae_8"`.
         model_class: the model family (a `BaseAutoencoder` subclass).
-        description: one line saying what the entry is.
-        dataset: the dataset it is meant for (`"mnist"` or `"fashion_mnist"`).
+        description: one line saying what the entry is. The zoo's own entries take theirs, and their dataset,
+            from `CATALOG`; any other entry must give one.
+        dataset: the dataset it is meant for (`"mnist"`, the default, or `"fashion_mnist"`).
         **config: constructor arguments that differ from the class's defaults.
+
+    Raises:
+        ValueError: if `name` is already registered, if an entry of `CATALOG` is given a description or dataset
+            (the catalog holds them), or if another entry is given no description.
 
     Example:
         >>> register("conv_vae_8", ConvVAE, description="conv VAE, latent 8", latent_dim=8)
     """
-    if name in _REGISTRY:
+    if name in _registry():
         raise ValueError(f"zoo entry {name!r} is already registered")
-    _REGISTRY[name] = Entry(name, model_class, dict(config), description, dataset)
+    if name in CATALOG and (description or dataset):
+        raise ValueError(f"{name!r} is one of the zoo's own entries: its description and dataset are in zoo.CATALOG")
+    if name not in CATALOG and not description:
+        raise ValueError(f"register {name!r} with a description: one line saying what the entry is")
+    listing = CATALOG.get(name) or {"description": description, "dataset": dataset or "mnist"}
+    _REGISTRY[name] = Entry(name, model_class, dict(config), **listing)
 
 
 def list_models():
     """Returns the registered names, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(_registry())
 
 
 def entry(name):
     """Returns the `Entry` registered as `name`; an unknown name raises a ValueError listing the known ones."""
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=1)
+    registry = _registry()
+    if name not in registry:
+        close = difflib.get_close_matches(str(name), registry, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} Known models: {', '.join(list_models())}")
-    return _REGISTRY[name]
+    return registry[name]
 
 
 def folder(name):
@@ -151,6 +207,8 @@ def load_weights(model, path, what=None):
     Example:
         >>> load_weights(zoo.get("vae"), "runs/vae/model.weights.h5")
     """
+    import h5py
+
     what = what or type(model).__name__
     path = _existing_file(path, ".weights.h5", "weights file")
     try:
@@ -194,6 +252,9 @@ def load_model(path, name=None):
     Example:
         >>> model = load_model("runs/conv_vae/model.keras", "conv_vae")
     """
+    import keras
+
+    registry = _registry()  # registers the zoo's classes with Keras before it reads the file
     expected = entry(name).model_class if name is not None else None
     path = _existing_file(path, ".keras", "model file")
     if not zipfile.is_zipfile(path):
@@ -203,7 +264,7 @@ def load_model(path, name=None):
         model = keras.saving.load_model(path, safe_mode=True)
     except (ValueError, TypeError, KeyError, OSError, RuntimeError, zipfile.BadZipFile) as error:
         raise ValueError(f"model file {path} could not be loaded (safe_mode=True): {_one_line(error)}") from None
-    allowed = {expected} if expected else {found.model_class for found in _REGISTRY.values()}
+    allowed = {expected} if expected else {found.model_class for found in registry.values()}
     if type(model) not in allowed:
         held = type(model).__name__
         wanted = f"the {expected.__name__} of {name!r}" if expected else "a model of the zoo"

@@ -1,6 +1,11 @@
-"""The `keras-vae` command, run in-process on a small real-MNIST .npz so training takes seconds."""
+"""The `keras-vae` command: parsing, exit codes and messages, a start without a backend for `list` and `--help`,
+output free of TensorFlow's log lines, and short real runs in-process on a small real-MNIST .npz."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import keras
 import matplotlib.image
@@ -9,17 +14,89 @@ import pytest
 from PIL import Image
 
 from harness import write_mnist_npz
-from keras_vae import cli
+from keras_vae import callbacks, cli, zoo
+
+#: the loss, and the NLL, of a model that gives every pixel probability 0.5: an untrained one scores about this
+UNTRAINED_NATS = 784 * np.log(2)  # 543.4
+BACKENDS = {"keras", "tensorflow", "jax", "torch"}
 
 
 def train(out, *args):
     return cli.main(["train", *args, "--batch-size", "64", "--out", str(out), "--verbose", "0"])
 
 
-def test_list_names_every_model(capsys):
+def python(*args, env=None):
+    """Runs `python ARGS` in a fresh process (in this one's environment, or `env`)."""
+    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
+
+
+def test_list_prints_every_model_with_its_description_in_one_column(capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == cli.zoo.list_models()
+    names = [line.split()[0] for line in lines]
+    assert names == zoo.list_models()  # the plain-data catalog it prints is the registry
+    columns = {line.index(zoo.entry(name).description) for name, line in zip(names, lines)}
+    assert len(columns) == 1 and columns.pop() > len("conv_vae_fashion")
+
+
+@pytest.mark.parametrize("argv", [["list"], ["--help"], ["train", "--help"], ["plot", "--help"]])
+def test_list_and_help_import_no_backend(argv):
+    run = python("-c", f"""
+import sys
+from keras_vae import cli
+try:
+    status = cli.main({argv!r})
+except SystemExit as exit_:  # --help
+    status = exit_.code
+loaded = {BACKENDS!r} & {{name.split(".")[0] for name in sys.modules}}
+assert status == 0 and not loaded, (status, loaded)
+""")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip()
+
+
+def test_import_keras_vae_starts_no_backend_and_loads_modules_on_first_use():
+    run = python("-c", f"""
+import sys
+import keras_vae
+assert not {BACKENDS!r} & set(sys.modules), "import keras_vae imported a backend"
+assert {{"export", "plots", "zoo", "VAE"}} <= set(dir(keras_vae)) & set(keras_vae.__all__)
+assert callable(keras_vae.export.export_saved_model) and callable(keras_vae.plots.manifold)
+assert keras_vae.zoo.entry("vae").model_class is keras_vae.VAE
+assert not hasattr(keras_vae, "no_such_module")
+""")
+    assert run.returncode == 0, run.stderr
+
+
+NATIVE_LINES = {  # what TensorFlow's libraries write as they load, by severity, and a line of another kind
+    "notice": "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",
+    "I": "I0000 00:00:1796120901.034632    7507 cudart_stub.cc:31] Could not find cuda drivers on your machine\n",
+    "W": "W0000 00:00:1796120901.034700    7507 cpu_allocator.cc:12] Allocation exceeds 10% of free memory\n",
+    "E": "E0000 00:00:1796120906.666057    7507 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n",
+    "other": "UserWarning: a line that is not TensorFlow's\n",
+}
+
+
+@pytest.mark.parametrize("level, kept", [("0", ["notice", "I", "W", "E", "other"]), ("2", ["E", "other"]),
+                                         ("3", ["other"])])
+def test_lines_a_library_logs_as_it_loads_are_dropped_below_tf_cpp_min_log_level(level, kept, tmp_path, monkeypatch,
+                                                                                  capfd):
+    written = "".join(NATIVE_LINES.values()).encode()
+    (tmp_path / "loud_library.py").write_text(f"import os\nos.write(2, {written!r})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "loud_library", raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+    cli._import_quietly(["loud_library"])
+    assert capfd.readouterr().err == "".join(NATIVE_LINES[kind] for kind in kept)
+
+
+def test_a_real_command_on_tensorflow_writes_no_tensorflow_log_lines():
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    run = python("-m", "keras_vae.cli", "evaluate", "vae", "--pretrained", "--limit", "16", "--k", "2",
+                 env={**env, "KERAS_BACKEND": "tensorflow"})
+    assert run.returncode == 0 and json.loads(run.stdout)["backend"] == "tensorflow", run.stderr
+    native = [line for line in run.stderr.splitlines() if re.match(r"[IWEF]\d{4} ", line) or "absl::" in line]
+    assert not native, run.stderr
 
 
 def test_train_writes_model_history_metrics_and_figures(small_data_dir, tmp_path):
@@ -30,7 +107,7 @@ def test_train_writes_model_history_metrics_and_figures(small_data_dir, tmp_path
     assert history["loss"][1] < history["loss"][0]
     metrics = json.loads((out / "test_metrics.json").read_text())
     assert metrics["model"] == "vae" and metrics["epochs"] == 2
-    assert metrics["loss"] == pytest.approx(metrics["reconstruction_loss"] + metrics["kl_loss"], rel=1e-3)
+    assert metrics["loss"] < 0.8 * UNTRAINED_NATS
     model = keras.saving.load_model(out / "model.keras", safe_mode=True)
     assert model.get_config()["latent_dim"] == 2
     for figure in ("samples.png", "reconstructions.png"):
@@ -53,17 +130,17 @@ def test_train_refuses_to_overwrite_a_finished_run(small_data_dir, tmp_path, cap
 
 def test_resume_continues_an_interrupted_run(small_data_dir, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
-    original = cli.HistoryWriter.on_epoch_end
+    original = callbacks.HistoryWriter.on_epoch_end
 
     def crash_after_second_epoch(self, epoch, logs=None):
         original(self, epoch, logs)
         if epoch == 1:
             raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(cli.HistoryWriter, "on_epoch_end", crash_after_second_epoch)
+    monkeypatch.setattr(callbacks.HistoryWriter, "on_epoch_end", crash_after_second_epoch)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(out, "vae", "--epochs", "3")
-    monkeypatch.setattr(cli.HistoryWriter, "on_epoch_end", original)
+    monkeypatch.setattr(callbacks.HistoryWriter, "on_epoch_end", original)
     assert (out / "backup").exists() and not (out / "model.keras").exists()
 
     assert train(out, "vae", "--epochs", "3") == 2
@@ -81,15 +158,11 @@ def test_conditional_model_trains_on_dynamically_binarized_data(small_data_dir, 
     assert metrics["binarize"] == "dynamic" and np.isfinite(metrics["loss"])
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "conv_vea"], "Did you mean 'conv_vae'"),
-    (["train", "vae", "--epochs", "0"], "--epochs: must be a positive integer"),
+@pytest.mark.parametrize("argv, message", [  # more in test_bad_input.py's table
     (["train", "vae", "--dataset", "cifar10"], "--dataset: invalid choice"),
-    (["train", "vae", "--learning-rate", "-1"], "--learning-rate: must be a positive number"),
     (["fly"], "invalid choice"),
     (["evaluate", "vae"], "one of the arguments --pretrained --weights is required"),
     (["evaluate", "vae", "--weights", "nowhere.weights.h5"], "no such file"),
-    (["evaluate", "vae", "--pretrained", "--k", "0"], "--k: must be a positive integer"),
     (["export", "vae", "out", "--weights", "nowhere.keras"], "no such file"),
     (["plot", "scatter", "vae", "--pretrained", "--out", "figures"], "argument kind: invalid choice"),
     (["plot", "manifold", "vae", "--out", "figures"], "pass --pretrained (the zoo's weights) or --weights FILE"),
@@ -139,12 +212,13 @@ def test_a_recipe_for_another_model_is_refused(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def trained_vae(tmp_path_factory, small_mnist):
-    """A one-epoch `keras-vae train vae` run directory."""
+    """A two-epoch `keras-vae train vae` run directory."""
     directory = write_mnist_npz(tmp_path_factory.mktemp("data"), small_mnist)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("KERAS_VAE_DATA_DIR", str(directory))
+        patch.setenv("KERAS_VAE_ALLOW_VARIANT", "1")  # 512 of MNIST's images: a subset, loaded by choice
         out = tmp_path_factory.mktemp("runs") / "vae"
-        assert train(out, "vae", "--epochs", "1") == 0
+        assert train(out, "vae", "--epochs", "2") == 0
     return directory, out
 
 
@@ -152,14 +226,14 @@ def trained_vae(tmp_path_factory, small_mnist):
 def test_evaluate_a_run_writes_json(trained_vae, weights, tmp_path, monkeypatch):
     directory, run = trained_vae
     monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(directory))
+    monkeypatch.setenv("KERAS_VAE_ALLOW_VARIANT", "1")
     report = tmp_path / "metrics.json"
     assert cli.main(["evaluate", "vae", "--weights", str(run / weights), "--limit", "32", "--k", "4",
                      "--json", str(report)]) == 0
     result = json.loads(report.read_text())
     assert result["model"] == "vae" and result["weights"] == str(run / weights)
-    assert 0 < result["iwae_nll"]["nll"] < 784 * np.log(2) * 1.5
-    assert result["test_elbo"]["loss"] == pytest.approx(
-        result["test_elbo"]["reconstruction_loss"] + result["test_elbo"]["kl_loss"], rel=1e-3)
+    assert 0 < result["iwae_nll"]["nll"] < 0.8 * UNTRAINED_NATS
+    assert 0 < result["test_elbo"]["loss"] < 0.8 * UNTRAINED_NATS
 
 
 def test_weights_of_another_model_are_refused(trained_vae, capsys):

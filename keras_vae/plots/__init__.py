@@ -25,16 +25,19 @@ Example:
     >>> plots.manifold(vae, (-2, 2), (-2, 2), step=0.2, path="manifold.png")
 """
 
-from keras_vae.plots.canvas import image_grid, save
-from keras_vae.plots.comparison import GridCheck, ae_vs_vae, grid_check
-from keras_vae.plots.curves import training_curves
-from keras_vae.plots.images import class_means, interpolation, manifold, reconstructions, samples
-from keras_vae.plots.latent import latent_histograms, latent_scatter
+from keras_vae import _lazy
 
 #: the figures `keras-vae plot` draws, by name
 KINDS = ("latent_scatter", "latent_histograms", "manifold", "reconstructions", "samples", "class_means",
          "interpolation", "training_curves", "ae_vs_vae")
 
-__all__ = ["KINDS", "GridCheck", "ae_vs_vae", "class_means", "grid_check", "image_grid", "interpolation",
-           "latent_histograms", "latent_scatter", "manifold", "reconstructions", "samples", "save",
-           "training_curves"]
+# imported on first use, so that `KINDS` needs neither matplotlib nor a backend (the command line's parser)
+__getattr__, __dir__, _loaded_on_use = _lazy.attach(
+    __name__,
+    submodules=["canvas", "comparison", "curves", "encodings", "images", "latent"],
+    attributes={"canvas": ["image_grid", "save"], "comparison": ["GridCheck", "ae_vs_vae", "grid_check"],
+                "curves": ["training_curves"],
+                "images": ["class_means", "interpolation", "manifold", "reconstructions", "samples"],
+                "latent": ["latent_histograms", "latent_scatter"]},
+)
+__all__ = ["KINDS", *_loaded_on_use]
