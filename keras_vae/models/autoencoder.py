@@ -1,7 +1,6 @@
 """The plain autoencoder: a deterministic code, reconstruction loss only."""
 
 import keras
-from keras import ops
 
 from keras_vae.losses import reconstruction_loss
 from keras_vae.models.base import BaseAutoencoder
@@ -34,10 +33,9 @@ class Autoencoder(BaseAutoencoder):
     def __init__(self, latent_dim=2, body="dense", likelihood="bernoulli", image_shape=(28, 28, 1), **kwargs):
         super().__init__(latent_dim=latent_dim, body=body, likelihood=likelihood, image_shape=image_shape, **kwargs)
 
-    def compute_loss_terms(self, data, training=False):
-        images, _ = self._split(data)
+    def compute_loss_terms(self, images, labels, training=False):
         logits = self.decoder(self.encoder(images, training=training), training=training)
-        reconstruction = ops.mean(reconstruction_loss(images, logits, self.likelihood))
+        reconstruction = reconstruction_loss(images, logits, self.likelihood)
         return {"loss": reconstruction, "reconstruction_loss": reconstruction}
 
     def sample(self, n, seed=None, labels=None):
@@ -46,4 +44,5 @@ class Autoencoder(BaseAutoencoder):
                                   "with decode(z), or use a VAE (keras_vae.zoo.get('vae'))")
 
 
-register("ae", Autoencoder, description="dense autoencoder 784-128-16-2, the tutorials' baseline (no prior)")
+# zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
+register("ae", Autoencoder)

@@ -3,8 +3,16 @@
 `BaseAutoencoder` builds the encoder and decoder from a body, tracks the loss terms as Keras metrics,
 hands `train_step`/`test_step` to the active backend's trainer (`keras_vae.trainers`) and offers the
 `encode` / `decode` / `reconstruct` / `sample` API. A family only says which encoder heads it has and how
-its loss terms are computed (`compute_loss_terms`), in `keras.ops`, once for every backend.
+its loss terms are computed per image (`compute_loss_terms`), in `keras.ops`, once for every backend.
+
+What keeps Keras's contract lives here too: the batch's terms are weighed by `sample_weight`, the losses that
+layers add (regularizers, `add_loss`) join the loss as on a plain `keras.Model`, the hidden layers follow the
+model's dtype policy, `fit`/`evaluate` take Keras's arguments (positionally too), and `compile` refuses the
+`loss` and `metrics` that a model with its own objective cannot use.
 """
+
+import contextlib
+import inspect
 
 import keras
 import numpy as np
@@ -38,7 +46,9 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
         likelihood: `"bernoulli"` (binary cross-entropy from logits) or `"gaussian"` (squared error).
         image_shape: (height, width, channels) of the images.
         num_classes: number of classes the encoder and decoder are conditioned on; 0 for none.
-        **kwargs: passed to `keras.Model` (`name`, `dtype`, ...).
+        **kwargs: passed to `keras.Model` (`name`, `dtype`, ...). `dtype` (else the global policy) is the policy
+            of the body's hidden layers; the latent heads, the logits, the sampler and the loss stay in its
+            variable dtype (float32 for `mixed_bfloat16` and `mixed_float16`).
     """
 
     #: names of the encoder's outputs
@@ -59,31 +69,58 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
         self.image_shape = _check_image_shape(image_shape)
         self.num_classes = num_classes
         self.body = bodies.get(body)
-        self.encoder = self.body.build_encoder(self.image_shape, latent_dim, self.encoder_heads, num_classes)
-        self.decoder = self.body.build_decoder(self.image_shape, latent_dim, num_classes)
+        self.encoder = self.body.build_encoder(self.image_shape, latent_dim, self.encoder_heads, num_classes,
+                                               dtype=self.dtype_policy)
+        self.decoder = self.body.build_decoder(self.image_shape, latent_dim, num_classes, dtype=self.dtype_policy)
         self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_terms]
+        #: the sum of the losses that layers add; reported as `layer_loss` only by a model that has some
+        self.layer_loss_tracker = keras.metrics.Mean(name="layer_loss")
         self.built = True
 
     # --- training -------------------------------------------------------------------------------
 
     @property
     def metrics(self):
-        return list(self.loss_trackers)
+        return [*self.loss_trackers, self.layer_loss_tracker]
 
-    def compute_loss_terms(self, data, training=False):
-        """Returns a dict with a scalar for each name in `loss_terms`, averaged over the batch.
+    def compute_loss_terms(self, images, labels, training=False):
+        """Returns a dict with a tensor of shape (batch,) for each name in `loss_terms`: each image's terms.
 
         Args:
-            data: what `fit`/`evaluate` feed: images, `(images,)` or `(images, labels)`.
+            images: a batch of images.
+            labels: their integer labels for a conditional model, else None.
             training: whether layers run in training mode (batch norm statistics, sampling).
         """
         raise NotImplementedError
 
+    def batch_loss_terms(self, data, training=False):
+        """The batch's loss terms, the scalars that `train_step` minimises and reports.
+
+        Each term is the batch mean of `compute_loss_terms`, weighted by the sample weights when `data` has
+        them (Keras's "sum over batch size": the mean of weight times loss). The losses that layers added in
+        this forward pass (activity and weight regularizers, `add_loss`) are summed into `layer_loss` and
+        added to `loss`, as Keras's own `train_step` does.
+
+        Args:
+            data: what `fit`/`evaluate` feed: images, `(images,)`, `(images, labels)` or
+                `(images, labels, sample_weight)`.
+            training: whether layers run in training mode.
+        """
+        images, labels, weights = self._unpack(data)
+        per_image = self.compute_loss_terms(images, labels, training=training)
+        weights = None if weights is None else ops.cast(weights, "float32")
+        terms = {name: ops.mean(value if weights is None else value * weights) for name, value in per_image.items()}
+        if self.losses:
+            terms["layer_loss"] = ops.sum(ops.stack([ops.sum(ops.cast(loss, "float32")) for loss in self.losses]))
+            terms["loss"] = terms["loss"] + terms["layer_loss"]
+        return terms
+
     def update_metrics(self, terms):
         """Updates the loss trackers with a batch's terms and returns the logs."""
-        for tracker in self.loss_trackers:
+        trackers = [*self.loss_trackers, *([self.layer_loss_tracker] if "layer_loss" in terms else [])]
+        for tracker in trackers:
             tracker.update_state(terms[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.loss_trackers}
+        return {tracker.name: tracker.result() for tracker in trackers}
 
     def train_step(self, *args):
         return trainers.train_step(self, *args)
@@ -91,37 +128,113 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
     def test_step(self, *args):
         return trainers.test_step(self, *args)
 
-    def fit(self, x=None, y=None, **kwargs):
-        x, y = self._check_data(x, y)
-        _check_split(x, kwargs.get("batch_size"))
-        validation = kwargs.get("validation_data")
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                **kwargs):
+        """`keras.Model.compile` for a model that owns its objective: it takes the optimizer and the
+        execution settings (`jit_compile`, `steps_per_execution`, ...), and refuses `loss`, `loss_weights`,
+        `metrics` and `weighted_metrics`, which it would otherwise have to ignore.
+
+        Args:
+            optimizer: a `keras.optimizers.Optimizer` or its name.
+            **kwargs: the other arguments of `keras.Model.compile`.
+
+        Example:
+            >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
+        """
+        given = [name for name, value in (("loss", loss), ("loss_weights", loss_weights), ("metrics", metrics),
+                                          ("weighted_metrics", weighted_metrics)) if value]
+        if given:
+            raise ValueError(
+                f"{type(self).__name__} trains on its own objective ({', '.join(self.loss_terms)}) and cannot use "
+                f"compile's {', '.join(given)}: compile it with an optimizer alone. To add a penalty, give a layer "
+                "a regularizer or call add_loss() in it (reported as layer_loss); for other measures, see "
+                "keras_vae.evaluate")
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as Keras would (it skips a model whose `compile` is its own)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.optimizer is not None:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, with the same arguments, after checking in-memory data.
+
+        Arrays are checked for shape, range and NaN before a compiled step sees them; `sample_weight`
+        weighs each image's loss terms; `class_weight` is refused (the loss is not a classification loss:
+        turn it into `sample_weight`).
+        """
+        arguments = _bind(keras.Model.fit, self, args, kwargs)
+        if arguments.get("class_weight") is not None:
+            raise ValueError(f"{type(self).__name__} does not take class_weight: its loss is not a classification "
+                             "loss. Weigh images by their class with sample_weight instead, e.g. "
+                             "sample_weight=np.vectorize(class_weight.get)(labels)")
+        self._check_arguments(arguments)
+        validation = arguments.get("validation_data")
         if isinstance(validation, (tuple, list)) and validation:
-            _check_split(validation[0], kwargs.get("validation_batch_size") or kwargs.get("batch_size"),
+            validation = self._check_data(*validation)[:len(validation)]  # (x,), (x, y) or (x, y, sample_weight)
+            arguments["validation_data"] = validation
+            _check_split(validation[0], arguments.get("validation_batch_size") or arguments.get("batch_size"),
                          "validation_batch_size")
         with trainers.synchronized_batch_norm(self):
-            return super().fit(x, y, **kwargs)
+            return super().fit(**arguments)
 
-    def evaluate(self, x=None, y=None, **kwargs):
-        x, y = self._check_data(x, y)
-        _check_split(x, kwargs.get("batch_size"))
-        return super().evaluate(x, y, **kwargs)
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`, with the same arguments, after checking in-memory data.
 
-    def _check_data(self, x, y):
+        The posterior samples of the loss are drawn from the model's `seed` (0 if it has none), and the
+        generators' states are put back afterwards: the same weights and data give the same numbers every
+        time, and evaluating (or validating during `fit`) leaves training's noise as it was.
+        """
+        arguments = _bind(keras.Model.evaluate, self, args, kwargs)
+        self._check_arguments(arguments)
+        with self._evaluation_noise():
+            return super().evaluate(**arguments)
+
+    def _check_arguments(self, arguments):
+        """Checks the data arguments of a `fit` or `evaluate` call, in place."""
+        x, y, weights = self._check_data(arguments.get("x"), arguments.get("y"), arguments.get("sample_weight"))
+        if weights is not None and y is None:  # Keras drops the weights of data without y: give it labels to ignore
+            y = _ignored_labels(len(x))
+        arguments.update(x=x, y=y, sample_weight=weights)
+        _check_split(x, arguments.get("batch_size"))
+
+    @contextlib.contextmanager
+    def _evaluation_noise(self):
+        """Seeds the model's random generators for an evaluation, then puts their states back."""
+        states = self.random_states()
+        saved = [ops.convert_to_numpy(state) for state in states]
+        seed = getattr(self, "seed", None) or 0
+        for index, state in enumerate(states):  # what keras.random.SeedGenerator(seed + index) starts from
+            state.assign(ops.convert_to_tensor(np.array([seed + index, 0]), dtype=state.dtype))
+        try:
+            yield
+        finally:
+            for state, value in zip(states, saved):
+                state.assign(value)
+
+    def random_states(self):
+        """The state variables of the model's `keras.random.SeedGenerator`s (the sampler's noise)."""
+        return [v for v in self.non_trainable_variables if v.name == "seed_generator_state"]
+
+    def _check_data(self, x, y=None, sample_weight=None):
         """Checks in-memory arrays before they reach a compiled step, where errors are unreadable."""
         if isinstance(x, list):  # nested lists of pixels; Keras itself would refuse them
             x = np.asarray(x)
         if not isinstance(x, np.ndarray):
-            return x, y
+            return x, y, sample_weight
         x = check_images(x, image_shape=self.image_shape)
         if y is None and self.num_classes:
             raise ValueError(f"{type(self).__name__} is conditioned on labels: pass them as y, "
                              f"integers in [0, {self.num_classes})")
-        if y is not None and not self.num_classes:
+        if y is not None and not self.num_classes and not (sample_weight is not None and _is_ignored_labels(y)):
             raise ValueError(f"{type(self).__name__} learns from images alone; y must be None, "
                              f"got an array of shape {np.shape(y)}")
         if y is not None:
-            y = self._check_labels(y, len(x))
-        return x, y
+            y = self._check_labels(y, len(x)) if self.num_classes else None
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, len(x))
+        return x, y, sample_weight
 
     def _check_labels(self, labels, count):
         labels = np.asarray(labels)
@@ -133,14 +246,12 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
                              f"got values from {labels.min()} to {labels.max()}")
         return labels.astype("int32")
 
-    def _split(self, data):
-        """Unpacks `data` into (images, labels or None)."""
+    def _unpack(self, data):
+        """Unpacks `data` into (images, labels or None, sample weights or None)."""
         images, labels, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if sample_weight is not None:
-            raise ValueError(f"{type(self).__name__} does not support sample weights")
         if self.num_classes and labels is None:
             raise ValueError(f"{type(self).__name__} needs (images, labels) batches, got images alone")
-        return images, (labels if self.num_classes else None)
+        return images, (labels if self.num_classes else None), sample_weight
 
     def _conditioned(self, tensor, labels):
         """Adds the condition to a network's input when the model is conditional: the one-hot vector of
@@ -250,6 +361,34 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
             "likelihood": self.likelihood,
             "image_shape": self.image_shape,
         }
+
+
+def _bind(method, model, args, kwargs):
+    """The arguments of `model.method(*args, **kwargs)` by name, as Keras's `method` binds them."""
+    arguments = inspect.signature(method).bind(model, *args, **kwargs).arguments
+    del arguments["self"]
+    arguments.update(arguments.pop("kwargs", {}))
+    return arguments
+
+
+def _ignored_labels(count):
+    """Labels an unconditional model ignores, for Keras to keep sample weights (it drops them when y is None)."""
+    return np.zeros(count, "int8")
+
+
+def _is_ignored_labels(y):
+    """Whether `y` is (a split of) `_ignored_labels`: what `fit(..., validation_split=...)` passes on to evaluate."""
+    return isinstance(y, np.ndarray) and y.dtype == np.int8 and y.ndim == 1 and not y.any()
+
+
+def _check_sample_weight(weights, count):
+    weights = np.asarray(weights)
+    if weights.shape != (count,) or weights.dtype.kind not in "biuf":
+        raise ValueError(f"sample_weight must be {count} numbers, one per image (shape ({count},)), "
+                         f"got dtype {weights.dtype} and shape {weights.shape}")
+    if not (np.isfinite(weights).all() and (weights >= 0).all()):
+        raise ValueError("sample_weight must be finite and non-negative")
+    return weights.astype("float32")
 
 
 def _check_split(x, batch_size, what="batch_size"):

@@ -7,6 +7,11 @@ encoder's heads and the number of classes to condition on, it builds two functio
   (`("code",)` for an autoencoder, `("z_mean", "z_log_var")` for a VAE);
 - the decoder maps a latent vector (and one-hot labels) to per-pixel logits of the image shape.
 
+Both take the model's dtype policy: the hidden layers compute under it (`mixed_bfloat16` runs them in
+bfloat16), while the latent heads and the logits compute in the policy's variable dtype (float32 under mixed
+precision), as Keras's mixed-precision guide advises for a model's outputs, so that the loss, the sampler and
+`exp(z_log_var)` see float32.
+
 Families decide *what* is learned (the objective); bodies decide *with what* (the architecture).
 """
 
@@ -17,12 +22,29 @@ from keras import layers
 
 
 class Body:
-    """Base class of the bodies: validation, serialisation and the shared input plumbing."""
+    """Base class of the bodies: validation, serialisation and the shared input plumbing.
 
-    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+    A body of your own implements both builders and passes `dtype` on to its layers (`_policies` splits it into
+    the hidden layers' policy and the outputs' float policy).
+    """
+
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
+        """Returns the encoder: a functional model from images (and one-hot labels) to one tensor per head.
+
+        Args:
+            image_shape: (height, width, channels).
+            latent_dim: width of each head.
+            heads: the heads' names, e.g. `("z_mean", "z_log_var")`.
+            num_classes: classes to condition on (0: none).
+            dtype: the dtype policy (or its name) of the model; None for the global policy.
+        """
         raise NotImplementedError
 
-    def build_decoder(self, image_shape, latent_dim, num_classes=0):
+    def build_decoder(self, image_shape, latent_dim, num_classes=0, dtype=None):
+        """Returns the decoder: a functional model from z (and one-hot labels) to logits of `image_shape`.
+
+        Args: as `build_encoder`'s.
+        """
         raise NotImplementedError
 
     def get_config(self):
@@ -40,6 +62,16 @@ class Body:
         return type(self) is type(other) and self.get_config() == other.get_config()
 
 
+def _policies(dtype):
+    """(the hidden layers' policy, the outputs' policy) for the model's policy `dtype` (None: the global one).
+
+    Example:
+        >>> _policies("mixed_bfloat16")   # (<DTypePolicy "mixed_bfloat16">, <DTypePolicy "float32">)
+    """
+    policy = keras.dtype_policies.get(dtype or keras.config.dtype_policy())
+    return policy, keras.dtype_policies.get(policy.variable_dtype)
+
+
 def _encoder_inputs(image_shape, num_classes):
     """Returns (image input, condition input or None, list of model inputs)."""
     images = keras.Input(shape=image_shape, name="images")
@@ -49,13 +81,13 @@ def _encoder_inputs(image_shape, num_classes):
     return images, condition, [images, condition]
 
 
-def _decoder_inputs(latent_dim, num_classes):
+def _decoder_inputs(latent_dim, num_classes, dtype):
     """Returns (the decoder's input vector, list of model inputs); the condition is concatenated to z."""
     z = keras.Input(shape=(latent_dim,), name="z")
     if not num_classes:
         return z, z
     condition = keras.Input(shape=(num_classes,), name="labels_one_hot")
-    return layers.Concatenate()([z, condition]), [z, condition]
+    return layers.Concatenate(dtype=dtype)([z, condition]), [z, condition]
 
 
 def _encoder(inputs, outputs):
@@ -88,21 +120,23 @@ class DenseBody(Body):
         self.hidden_units = _positive_ints("hidden_units", hidden_units)
         self.activation = activation
 
-    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
+        hidden, output = _policies(dtype)
         images, condition, inputs = _encoder_inputs(image_shape, num_classes)
-        h = layers.Flatten()(images)
+        h = layers.Flatten(dtype=hidden)(images)
         if condition is not None:
-            h = layers.Concatenate()([h, condition])
+            h = layers.Concatenate(dtype=hidden)([h, condition])
         for units in self.hidden_units:
-            h = layers.Dense(units, activation=self.activation)(h)
-        return _encoder(inputs, [layers.Dense(latent_dim, name=head)(h) for head in heads])
+            h = layers.Dense(units, activation=self.activation, dtype=hidden)(h)
+        return _encoder(inputs, [layers.Dense(latent_dim, name=head, dtype=output)(h) for head in heads])
 
-    def build_decoder(self, image_shape, latent_dim, num_classes=0):
-        h, inputs = _decoder_inputs(latent_dim, num_classes)
+    def build_decoder(self, image_shape, latent_dim, num_classes=0, dtype=None):
+        hidden, output = _policies(dtype)
+        h, inputs = _decoder_inputs(latent_dim, num_classes, hidden)
         for units in reversed(self.hidden_units):
-            h = layers.Dense(units, activation=self.activation)(h)
-        h = layers.Dense(math.prod(image_shape), name="logits")(h)
-        return keras.Model(inputs, layers.Reshape(image_shape)(h), name="decoder")
+            h = layers.Dense(units, activation=self.activation, dtype=hidden)(h)
+        h = layers.Dense(math.prod(image_shape), name="logits", dtype=output)(h)
+        return keras.Model(inputs, layers.Reshape(image_shape, dtype=output)(h), name="decoder")
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -154,48 +188,53 @@ class ConvBody(Body):
         stride = 2 ** len(self.filters)
         return tuple((image_shape[i] + sum(padding[i])) // stride for i in (0, 1))
 
-    def _conv_block(self, layer, h):
+    def _conv_block(self, layer, h, dtype):
         h = layer(h)
         if self.batch_norm:
-            h = layers.BatchNormalization()(h)
-        return layers.Activation(self.activation)(h)
+            h = layers.BatchNormalization(dtype=dtype)(h)
+        return layers.Activation(self.activation, dtype=dtype)(h)
 
-    def _conv(self, filters, kernel_size, strides=1, padding="same", transpose=False):
+    def _conv(self, filters, kernel_size, dtype, strides=1, padding="same", transpose=False):
         conv = layers.Conv2DTranspose if transpose else layers.Conv2D
-        return conv(filters, kernel_size, strides=strides, padding=padding, use_bias=not self.batch_norm)
+        return conv(filters, kernel_size, strides=strides, padding=padding, use_bias=not self.batch_norm, dtype=dtype)
 
-    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0):
+    def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
+        hidden, output = _policies(dtype)
         images, condition, inputs = _encoder_inputs(image_shape, num_classes)
         padding = self._padding(image_shape)
-        h = layers.ZeroPadding2D(padding)(images) if any(map(sum, padding)) else images
+        h = layers.ZeroPadding2D(padding, dtype=hidden)(images) if any(map(sum, padding)) else images
         for filters in self.filters:
-            h = self._conv_block(self._conv(filters, self.kernel_size, strides=2), h)
+            h = self._conv_block(self._conv(filters, self.kernel_size, hidden, strides=2), h, hidden)
         if self.dense_units is None:
             if condition is not None:
                 raise ValueError("a conditional model needs a ConvBody with dense_units set")
             kernel = self._feature_shape(image_shape)
-            return _encoder(inputs, [layers.Flatten(name=head)(layers.Conv2D(latent_dim, kernel)(h)) for head in heads])
-        h = layers.Flatten()(h)
+            return _encoder(inputs, [layers.Flatten(name=head, dtype=output)(
+                layers.Conv2D(latent_dim, kernel, dtype=output)(h)) for head in heads])
+        h = layers.Flatten(dtype=hidden)(h)
         if condition is not None:
-            h = layers.Concatenate()([h, condition])
-        h = layers.Dense(self.dense_units, activation=self.activation)(h)
-        return _encoder(inputs, [layers.Dense(latent_dim, name=head)(h) for head in heads])
+            h = layers.Concatenate(dtype=hidden)([h, condition])
+        h = layers.Dense(self.dense_units, activation=self.activation, dtype=hidden)(h)
+        return _encoder(inputs, [layers.Dense(latent_dim, name=head, dtype=output)(h) for head in heads])
 
-    def build_decoder(self, image_shape, latent_dim, num_classes=0):
-        h, inputs = _decoder_inputs(latent_dim, num_classes)
+    def build_decoder(self, image_shape, latent_dim, num_classes=0, dtype=None):
+        hidden, output = _policies(dtype)
+        h, inputs = _decoder_inputs(latent_dim, num_classes, hidden)
         feature_shape = (*self._feature_shape(image_shape), self.filters[-1])
         if self.dense_units is None:
-            h = layers.Reshape((1, 1, h.shape[-1]))(h)
-            h = self._conv_block(self._conv(feature_shape[-1], feature_shape[:2], padding="valid", transpose=True), h)
+            h = layers.Reshape((1, 1, h.shape[-1]), dtype=hidden)(h)
+            h = self._conv_block(self._conv(feature_shape[-1], feature_shape[:2], hidden, padding="valid",
+                                            transpose=True), h, hidden)
         else:
-            h = layers.Dense(math.prod(feature_shape), activation=self.activation)(h)
-            h = layers.Reshape(feature_shape)(h)
+            h = layers.Dense(math.prod(feature_shape), activation=self.activation, dtype=hidden)(h)
+            h = layers.Reshape(feature_shape, dtype=hidden)(h)
         for filters in reversed(self.filters):
-            h = self._conv_block(self._conv(filters, self.kernel_size, strides=2, transpose=True), h)
-        logits = layers.Conv2DTranspose(image_shape[-1], self.kernel_size, padding="same", name="logits")(h)
+            h = self._conv_block(self._conv(filters, self.kernel_size, hidden, strides=2, transpose=True), h, hidden)
+        logits = layers.Conv2DTranspose(image_shape[-1], self.kernel_size, padding="same", name="logits",
+                                        dtype=output)(h)
         padding = self._padding(image_shape)
         if any(map(sum, padding)):
-            logits = layers.Cropping2D(padding)(logits)
+            logits = layers.Cropping2D(padding, dtype=output)(logits)
         return keras.Model(inputs, logits, name="decoder")
 
 

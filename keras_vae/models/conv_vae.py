@@ -28,13 +28,11 @@ class ConvVAE(VAE):
         super().__init__(latent_dim=latent_dim, body=body, **kwargs)
 
 
-register("conv_vae", ConvVAE, description="Keras tutorial conv VAE: Conv2D 32/64 stride 2, Dense 16, latent 2")
-register("conv_vae_fashion", ConvVAE, dataset="fashion_mnist",
-         description="the Keras tutorial conv VAE (latent 2) trained on Fashion-MNIST")
+# zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
+register("conv_vae", ConvVAE)
+register("conv_vae_fashion", ConvVAE)
 register(
     "conv_vae_bn", ConvVAE,
-    description="PyTorch tutorial conv VAE: 4x4 stride-2 convs 16/32/64 with batch norm on 32x32-padded images, "
-                "latent 128, Gaussian (MSE) reconstruction, KL weight 0.1",
     body=ConvBody(filters=(16, 32, 64), kernel_size=4, dense_units=None, batch_norm=True, pad_to=32,
                   activation="leaky_relu"),
     latent_dim=128, likelihood="gaussian", beta=0.1,

@@ -35,4 +35,5 @@ class ConditionalVAE(VAE):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
-register("cvae", ConditionalVAE, description="conditional dense VAE (784+10)-128-16-2: sample a chosen digit")
+# zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
+register("cvae", ConditionalVAE)

@@ -1,7 +1,6 @@
 """The variational autoencoder and the beta-VAE."""
 
 import keras
-from keras import ops
 
 from keras_vae.layers import Sampling
 from keras_vae.losses import kl_divergence, reconstruction_loss
@@ -41,15 +40,14 @@ class VAE(BaseAutoencoder):
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
         self.beta = float(beta)
         self.seed = seed
-        self.sampler = Sampling(seed=seed, name="sampling")
+        self.sampler = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy.variable_dtype)
 
-    def compute_loss_terms(self, data, training=False):
-        images, labels = self._split(data)
+    def compute_loss_terms(self, images, labels, training=False):
         z_mean, z_log_var = self.encoder(self._conditioned(images, labels), training=training)
         z = self.sampler([z_mean, z_log_var])
         logits = self.decoder(self._conditioned(z, labels), training=training)
-        reconstruction = ops.mean(reconstruction_loss(images, logits, self.likelihood))
-        kl = ops.mean(kl_divergence(z_mean, z_log_var))
+        reconstruction = reconstruction_loss(images, logits, self.likelihood)
+        kl = kl_divergence(z_mean, z_log_var)
         return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
 
     def get_config(self):
@@ -74,8 +72,7 @@ class BetaVAE(VAE):
         super().__init__(latent_dim=latent_dim, body=body, beta=beta, **kwargs)
 
 
-register("vae", VAE, description="dense VAE 784-128-16-2, the Keras/PyTorch MNIST tutorials' first VAE")
-register("vae_binarized", VAE,
-         description="dense VAE 784-512-256-32 for dynamically binarised MNIST: the likelihood (IWAE NLL) entry",
-         body=DenseBody(hidden_units=(512, 256)), latent_dim=32)
-register("beta_vae", BetaVAE, description="beta-VAE (beta=4) on the tutorial conv body, latent 2")
+# zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
+register("vae", VAE)
+register("vae_binarized", VAE, body=DenseBody(hidden_units=(512, 256)), latent_dim=32)
+register("beta_vae", BetaVAE)

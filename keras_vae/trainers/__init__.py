@@ -1,8 +1,8 @@
 """The backend-specific half of `train_step` and `test_step`, chosen once for the active Keras backend.
 
-Each family writes its loss terms once in `keras.ops` (`compute_loss_terms`); the module for the running
-backend turns them into a training step, as Keras itself keeps one trainer per backend
-(keras/src/backend/<name>/trainer.py):
+Each family writes its loss terms once in `keras.ops` (`compute_loss_terms`, batched with the layers' losses by
+`batch_loss_terms`); the module for the running backend turns them into a training step, as Keras itself keeps
+one trainer per backend (keras/src/backend/<name>/trainer.py):
 
 - `tensorflow.py`: a `tf.GradientTape` around the loss terms;
 - `jax.py`: the stateless `train_step(state, data)` with `jax.value_and_grad`, carrying the updated

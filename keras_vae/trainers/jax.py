@@ -30,8 +30,8 @@ def _loss_terms(trainable, model, non_trainable, optimizer_variables, data, trai
     mapping = [*zip(model.trainable_variables, trainable), *zip(model.non_trainable_variables, non_trainable)]
     if training:
         mapping += zip(model.optimizer.variables, optimizer_variables)
-    with keras.StatelessScope(state_mapping=mapping) as scope:
-        terms = model.compute_loss_terms(data, training=training)
+    with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as scope:  # add_loss, regularizers
+        terms = model.batch_loss_terms(data, training=training)
         loss = model.optimizer.scale_loss(terms["loss"]) if training else terms["loss"]
     return loss, (terms, _current(scope, model.non_trainable_variables, non_trainable))
 

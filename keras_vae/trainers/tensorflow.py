@@ -20,7 +20,7 @@ no_grad = contextlib.nullcontext
 def train_step(model, data):
     """One optimisation step on a batch (a replica's share under a strategy); returns the logs."""
     with tf.GradientTape() as tape:
-        terms = model.compute_loss_terms(data, training=True)
+        terms = model.batch_loss_terms(data, training=True)
         loss = model.optimizer.scale_loss(terms["loss"] / tf.distribute.get_strategy().num_replicas_in_sync)
     variables = model.trainable_variables
     model.optimizer.apply(tape.gradient(loss, variables), variables)
@@ -29,7 +29,7 @@ def train_step(model, data):
 
 def test_step(model, data):
     """Evaluates the loss terms on a batch; returns the logs."""
-    return _logs(model.update_metrics(model.compute_loss_terms(data, training=False)))
+    return _logs(model.update_metrics(model.batch_loss_terms(data, training=False)))
 
 
 def _logs(logs):

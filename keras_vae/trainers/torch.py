@@ -16,7 +16,7 @@ no_grad = torch.no_grad
 def train_step(model, data):
     """One optimisation step on a batch; returns the logs."""
     model.zero_grad()
-    terms = model.compute_loss_terms(data, training=True)
+    terms = model.batch_loss_terms(data, training=True)
     model.optimizer.scale_loss(terms["loss"]).backward()
     variables = model.trainable_variables
     with torch.no_grad():
@@ -27,7 +27,7 @@ def train_step(model, data):
 def test_step(model, data):
     """Evaluates the loss terms on a batch; returns the logs."""
     with torch.no_grad():
-        return model.update_metrics(model.compute_loss_terms(data, training=False))
+        return model.update_metrics(model.batch_loss_terms(data, training=False))
 
 
 class ModelMixin:
