@@ -223,7 +223,7 @@ def evaluate(args):
         check_directory(Path(args.json).parent, "--json")
     model = _trained_model(args)
     result = report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k, limit=args.limit,
-                    seed=args.seed)
+                    seed=args.seed, classifier_images=args.classifier_images)
     result = {**result, "model": args.name, "weights": "pretrained" if args.pretrained else str(args.weights)}
     if args.json:
         write_json(args.json, result)
@@ -375,6 +375,9 @@ def _parser():
     command.add_argument("--dataset", choices=sorted(DATASETS), help="default: the entry's dataset")
     command.add_argument("--k", type=_positive_int, default=5000, help="importance samples of the NLL bound")
     command.add_argument("--limit", type=_positive_int, help="use the first N test images (default: all)")
+    command.add_argument("--classifier-images", type=_positive_int,
+                         help="conditional models: train the digit classifier on the first N training images "
+                              "(default: all)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     command.set_defaults(func=evaluate, imports=("keras",))

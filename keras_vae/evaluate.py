@@ -396,24 +396,28 @@ def _head(limit, *arrays):
     return [array if limit is None else array[:_positive_int("limit", limit)] for array in arrays]
 
 
-def _class_accuracy_part(model, dataset, x_test, y_test, seed, classifier, classifier_epochs, per_class):
+def _class_accuracy_part(model, dataset, x_test, y_test, seed, classifier, classifier_epochs, classifier_images,
+                         per_class):
     """The `class_accuracy` entry of `report`: trains the classifier unless one is given."""
     if classifier is None:
         (x_train, y_train), _ = data.load(dataset)
+        x_train, y_train = _head(classifier_images, x_train, y_train)
         classifier = train_classifier(x_train, y_train, epochs=classifier_epochs, seed=seed)
+        classifier_images = len(x_train)
     else:
-        classifier_epochs = None  # trained elsewhere
+        classifier_epochs = classifier_images = None  # trained elsewhere
     classifier_accuracy = float(np.mean(_predicted_classes(classifier, x_test, 500) == y_test))
     return {
         "accuracy": class_accuracy(model, classifier, per_class=per_class, seed=seed),
         "per_class": per_class,
         "classifier_test_accuracy": classifier_accuracy,
         "classifier_epochs": classifier_epochs,
+        "classifier_images": classifier_images,
     }
 
 
 def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs=2, classifier=None,
-           per_class=1000):
+           per_class=1000, classifier_images=None):
     """Everything that applies to `model`, as a JSON-ready dict for its model card.
 
     - `test_elbo`: `elbo` on the continuous test set;
@@ -433,6 +437,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         seed: int seed of the importance samples, the class-conditional samples and the classifier.
         classifier_epochs: epochs of `train_classifier` on the whole training set.
         classifier: an already trained classifier to use instead (then `classifier_epochs` is not used).
+        classifier_images: train the classifier on the first N training images; None for all of them.
         per_class: samples per class for `class_accuracy`.
 
     Returns:
@@ -466,6 +471,6 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
     if conditional:
         card["class_accuracy"] = _timed(
             seconds, "class_accuracy", _class_accuracy_part, model, dataset, x_test, y_test, seed,
-            classifier, classifier_epochs, per_class)
+            classifier, classifier_epochs, classifier_images, per_class)
     card["seconds"] = seconds
     return card
