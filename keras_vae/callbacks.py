@@ -4,15 +4,20 @@
 
     batches = keras_vae.data.EpochBatches(x_train, batch_size=64, seed=0)
     model.fit(batches, epochs=30, shuffle=False, callbacks=[           # the batches shuffle, by epoch
+        StopOnNonFiniteLoss(),                                # NaN or Inf stops with the epoch and batch: first
         HistoryWriter("run/history.json", resume=True),      # before the backup: see its docstring
         BackupAndRestore("run/backup"),                       # a crash at any moment loses one epoch at most
         DataEpoch(batches),                                   # a resumed epoch sees the same batches
-        StopOnNonFiniteLoss(),                                # NaN or Inf stops with the epoch and batch
     ])
+
+None of them makes the training loop wait for the device at each step: on JAX and PyTorch, Keras reads a batch's
+logs back on a worker thread unless some callback's `on_train_batch_end` must run on the loop's own thread, and
+these mark theirs `async_safe` (TensorFlow's loop reads the logs back after every step, whatever the callbacks).
 """
 
 import json
 import math
+import threading
 from pathlib import Path
 
 import keras
@@ -51,6 +56,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         >>> # killed at epoch 12; the same call again goes on from the end of epoch 11
     """
 
+    #: saving by epoch, Keras's `on_train_batch_end` does nothing: it may run on Keras's callback thread
+    async_safe = True
+
     def __init__(self, backup_dir, delete_checkpoint=True):
         super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=delete_checkpoint)
 
@@ -66,16 +74,16 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             raise ValueError(f"the backup in {self.backup_dir} does not fit this model and optimizer ({error}); "
                              "resume with the settings that wrote it, or remove it to start over") from None
 
-    def _save_model(self):
-        target = Path(self.backup_dir)
+    def on_epoch_end(self, epoch, logs=None):
+        target, epochs_done = Path(self.backup_dir), epoch + 1  # also the (0-based) epoch a resumed run starts at
         try:
             with atomic_directory(target) as tmp:
                 self.model.save_weights(str(tmp / Path(self._weights_path).name))
                 write_json(tmp / Path(self._training_metadata_path).name, {
-                    "epoch": self._current_epoch, "batch": self._last_batch_seen,
+                    "epoch": epochs_done,
                     "random_states": [keras.ops.convert_to_numpy(v).tolist() for v in _random_states(self.model)]})
         except (OSError, RuntimeError) as error:  # h5py reports a failed write as either
-            raise OSError(f"could not write the backup of epoch {self._current_epoch} to {target} ({error}); "
+            raise OSError(f"could not write the backup of epoch {epochs_done} to {target} ({error}); "
                           "the previous backup is unchanged: free some space and resume") from error
 
 
@@ -134,25 +142,62 @@ class DataEpoch(keras.callbacks.Callback):
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops `fit` when the loss becomes NaN or Inf, with an error naming the epoch and batch.
+    """Stops `fit` when a batch's loss is NaN or Inf, with an error naming the epoch and the batch.
 
     Keras's `TerminateOnNaN` stops quietly and leaves the broken weights in the model. This one puts back
     the weights and optimizer state the model had when the failing epoch began (a copy kept in host memory
     at each epoch's start), then raises `NonFiniteLossError` with the usual fixes.
 
+    The check makes no step wait for the device. A batch's logs reach `on_train_batch_end` already read back;
+    on JAX and PyTorch, Keras does that on a worker thread when every callback is `async_safe`, so this method
+    only records what it sees. The logged loss is the epoch's running mean, which becomes non-finite at
+    the first non-finite batch loss and stays so: the first batch whose logged loss is non-finite is the one
+    that failed (barring a sum past float32's largest value, which only losses near 1e38 reach). The training
+    loop's thread stops at the start of a later batch, as soon as every batch before the failed one has been
+    checked, or else in `on_epoch_end` (when the epoch's last batches failed, or with `steps_per_execution` > 1):
+    put this callback first in the list, so that the others' `on_epoch_end` (a backup, a history file) never
+    see the failed epoch.
+
+    Raises:
+        NonFiniteLossError: from `fit`, naming the epoch and batch (1-based) of the first non-finite loss.
+
     Example:
-        >>> model.fit(x_train, epochs=10, callbacks=[StopOnNonFiniteLoss()])
+        >>> model.fit(x_train, epochs=10, callbacks=[StopOnNonFiniteLoss(), HistoryWriter("history.json")])
         NonFiniteLossError: the training loss became nan at epoch 3, batch 117; ...
     """
+
+    #: `on_train_batch_end` only records, under a lock: it may run on Keras's callback thread
+    async_safe = True
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._saved = [np.array(keras.ops.convert_to_numpy(v)) for v in self._variables()]
+        self._finite = 0  # the epoch's batches checked so far whose loss was finite
+        self._failed = None  # (batch, loss) of the earliest non-finite loss checked so far
 
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
-        if math.isfinite(loss):
-            return
+        with self._lock:
+            if math.isfinite(loss):
+                self._finite += 1
+            elif self._failed is None or batch < self._failed[0]:
+                self._failed = (batch, loss)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        with self._lock:  # the batches before the failed one are all finite: when all are checked, it is the first
+            failed = self._failed if self._failed is not None and self._finite == self._failed[0] else None
+        if failed is not None:
+            self._stop(*failed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._failed is not None:  # Keras has run every batch's check before `on_epoch_end`
+            self._stop(*self._failed)
+
+    def _stop(self, batch, loss):
         for variable, value in zip(self._variables(), self._saved):
             variable.assign(value)
         raise NonFiniteLossError(

@@ -8,6 +8,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -114,19 +115,40 @@ class NaNBatch(data.EpochBatches):
         return images * np.nan if (self.epoch, index) == self.poisoned else images
 
 
-def test_a_nan_loss_stops_with_the_epoch_and_batch_and_keeps_the_last_good_weights(small_mnist):
+@pytest.mark.parametrize("batch", [3, 8])  # mid-epoch, and the last of the epoch's 8 batches
+def test_a_nan_loss_stops_with_the_epoch_and_batch_and_keeps_the_last_good_weights(small_mnist, batch):
     (x, _), _ = small_mnist
     model = zoo.get("vae")
     model.compile(optimizer="adam")
-    end_of_first_epoch = []
-    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: end_of_first_epoch.append(
-        [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]) if epoch == 0 else None)
-    nan_data = NaNBatch(x[:512], epoch=2, batch=3)
-    with pytest.raises(callbacks.NonFiniteLossError, match="became nan at epoch 2, batch 3;.*lower learning rate"):
+    epoch_ends = []  # the weights that a callback after the stop sees at each epoch's end
+    keep = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epoch_ends.append(
+        [np.array(keras.ops.convert_to_numpy(w)) for w in model.weights]))
+    nan_data = NaNBatch(x[:512], epoch=2, batch=batch)
+    with pytest.raises(callbacks.NonFiniteLossError,
+                       match=f"became nan at epoch 2, batch {batch};.*lower learning rate"):
         model.fit(nan_data, epochs=3, verbose=0, shuffle=False,
-                  callbacks=[keep, callbacks.DataEpoch(nan_data), callbacks.StopOnNonFiniteLoss()])
-    for weight, good in zip(model.weights, end_of_first_epoch[0]):
+                  callbacks=[callbacks.StopOnNonFiniteLoss(), callbacks.DataEpoch(nan_data), keep])
+    assert len(epoch_ends) == 1  # the failed epoch reached no later callback
+    for weight, good in zip(model.weights, epoch_ends[0]):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(weight), good)
+
+
+@pytest.mark.skipif(keras.config.backend() == "tensorflow",
+                    reason="Keras (3.7 and later) runs TensorFlow's batch callbacks on the training thread")
+def test_the_training_callbacks_leave_batch_callbacks_off_the_training_thread(small_mnist, tmp_path):
+    """Keras reads a batch's logs back on a worker thread only when every callback allows it: the four of
+    `keras-vae train` must, or each training step waits for the device."""
+    (x, _), _ = small_mnist
+    model = zoo.get("vae")
+    model.compile(optimizer="adam")
+    batches = data.EpochBatches(x[:256], batch_size=64)
+    threads = set()
+    probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: threads.add(threading.get_ident()))
+    probe.async_safe = True
+    model.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[
+        callbacks.StopOnNonFiniteLoss(), callbacks.HistoryWriter(tmp_path / "history.json"),
+        callbacks.BackupAndRestore(tmp_path / "backup"), callbacks.DataEpoch(batches), probe])
+    assert threads and threading.get_ident() not in threads
 
 
 def test_a_diverging_cli_run_exits_2_naming_the_epoch_and_batch(small_data_dir, tmp_path, capsys):

@@ -1,6 +1,7 @@
 """The built wheel carries the zoo: installed in a fresh venv, outside the checkout, a pretrained entry loads."""
 
 import os
+import site
 import subprocess
 import sys
 import venv
@@ -23,15 +24,25 @@ print(zoo.folder("vae"))
 """
 
 
+def running_site_packages():
+    """The site-packages directories of the interpreter running the tests: a virtual environment's, or the system's
+    (and the user's, where Python reads it)."""
+    return [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+
+
 @pytest.fixture(scope="module")
 def installed_wheel(tmp_path_factory):
-    """A venv (seeing the system's TensorFlow/Keras) with only the wheel of this checkout installed."""
+    """A fresh venv with only the wheel of this checkout installed, which sees TensorFlow and Keras where the tests
+    run: a .pth file in it names the running interpreter's site-packages. Python does not read the .pth files of
+    the directories a .pth file names, so the checkout's editable install stays out of the venv."""
     work = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
                     "--wheel-dir", str(work / "dist"), str(ROOT)], check=True, capture_output=True)
     wheel, = (work / "dist").glob("keras_vae-*.whl")
-    venv.create(work / "venv", system_site_packages=True, with_pip=False)
+    venv.create(work / "venv", with_pip=False)
     python = work / "venv" / "bin" / "python"
+    site_packages, = (work / "venv" / "lib").glob("python*/site-packages")
+    (site_packages / "running_environment.pth").write_text("\n".join(running_site_packages()) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
                     str(wheel)], check=True, capture_output=True)
     return work, python
