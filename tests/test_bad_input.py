@@ -1,20 +1,16 @@
 """Bad input to the models, bodies, registry and command line gets a clear error before it reaches a backend,
 and writes nothing."""
 
-import argparse
 import json
 import re
-import sys
-import traceback
 import types
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
-import keras_vae
-from keras_vae import cli, data, evaluate, export, plots, recipes, zoo
+from harness import assert_raised_by_keras_vae, run_cli, snapshot
+from keras_vae import evaluate, export, plots, recipes, zoo
 from keras_vae.models import VAE, Autoencoder, ConditionalVAE, ConvBody, ConvVAE, DenseBody, bodies
 
 IMAGES = np.full((4, 28, 28, 1), 0.5, np.float32)
@@ -63,7 +59,6 @@ def cvae():
     (lambda m: m.decode(np.zeros((4, 3), np.float32)), "z must have shape (batch, 2)"),
     (lambda m: m.sample(0), "n must be a positive int"),
     (lambda m: m.fit(IMAGES, LABELS), "y must be None"),
-    (lambda m: m.fit(IMAGES * 255), "divide uint8 images by 255"),
 ])
 def test_bad_calls_to_a_vae(vae, call, message):
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -92,7 +87,9 @@ def test_autoencoder_has_no_prior_to_sample():
 
 
 def test_good_labels_as_one_int_broadcast(cvae):
-    assert tuple(cvae.sample(3, seed=0, labels=7).shape) == (3, 28, 28, 1)
+    sevens = keras.ops.convert_to_numpy(cvae.sample(3, seed=0, labels=7))
+    assert sevens.shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(sevens, keras.ops.convert_to_numpy(cvae.sample(3, seed=0, labels=[7, 7, 7])))
 
 
 def test_class_weights_decode_a_blend_of_classes(cvae):
@@ -109,41 +106,8 @@ def test_class_weights_decode_a_blend_of_classes(cvae):
 # an empty working directory; it must raise from keras_vae's own code (or argparse's), never from deep inside a
 # backend, and leave no file or directory behind, in the working directory or beside its inputs.
 
-KERAS_VAE = Path(keras_vae.__file__).resolve().parent
-ARGPARSE = Path(argparse.__file__).resolve()
-
-
 def row(what, call, error, message):
     return pytest.param(call, error, message, id=what)
-
-
-def assert_raised_by_keras_vae(error):
-    """The innermost frame of the error's traceback is keras_vae's own code (or argparse's), not a backend's."""
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    origin = Path(frame.filename).resolve()
-    assert origin == ARGPARSE or KERAS_VAE in origin.parents, \
-        f"{type(error).__name__} raised from {frame.filename}:{frame.lineno}, not keras_vae: {error}"
-
-
-def snapshot(folder):
-    """Every path under `folder`, with a file's bytes: what a call must leave as it found it."""
-    return {path: path.read_bytes() if path.is_file() else None for path in Path(folder).rglob("*")}
-
-
-def run_cli(argv, monkeypatch, capsys):
-    """`keras-vae ARGV` in-process: (exit status, stderr, the exception behind the error it printed)."""
-    raised = []
-
-    def record(*args, **kwargs):  # main prints the error inside its `except`: keep the exception it caught
-        raised.append(sys.exc_info()[1])
-        print(*args, **kwargs)
-
-    monkeypatch.setattr(cli, "print", record, raising=False)
-    try:
-        status = cli.main(argv)
-    except SystemExit as exit_:  # argparse: a bad command line
-        status, raised = exit_.code, [exit_]
-    return status, capsys.readouterr().err.strip(), raised[0] if raised else None
 
 
 @pytest.fixture(scope="module")
@@ -201,24 +165,17 @@ API_ROWS = [
     row("CVAE: a float label", lambda m: m.cvae.sample(2, labels=7.0), ValueError, "got dtype float64"),
     # empty arrays
     row("fit no images", lambda m: m.vae.fit(IMAGES[:0], verbose=0), ValueError, "images is empty"),
-    row("evaluate no images", lambda m: m.vae.evaluate(IMAGES[:0], verbose=0), ValueError, "images is empty"),
-    row("CVAE: fit no images", lambda m: m.cvae.fit(IMAGES[:0], LABELS[:0], verbose=0), ValueError,
-        "images is empty"),
     row("ELBO of no images", lambda m: evaluate.elbo(m.vae, IMAGES[:0]), ValueError, "images is empty"),
     # NaN and Inf
     row("fit NaN pixels", lambda m: m.vae.fit(NAN_IMAGES, verbose=0), ValueError,
         "images must be finite; found 3136 NaN"),
     row("fit Inf pixels", lambda m: m.vae.fit(INF_IMAGES, verbose=0), ValueError, "0 NaN and 3136 Inf values"),
-    row("evaluate NaN pixels", lambda m: m.vae.evaluate(NAN_IMAGES, verbose=0), ValueError, "must be finite"),
     row("decode a NaN latent", lambda m: m.vae.decode(np.full((2, 2), np.nan)), ValueError,
         "z must be finite; found 4 NaN"),
     row("pixel error of NaN pixels", lambda m: evaluate.reconstruction_error(m.vae, NAN_IMAGES), ValueError,
         "must be finite"),
     # 0..255 images
     row("fit 0..255 uint8 images", lambda m: m.vae.fit(BYTES, verbose=0), ValueError, "divide uint8 images by 255"),
-    row("CVAE: fit 0..255 images", lambda m: m.cvae.fit(BYTES, LABELS, verbose=0), ValueError,
-        "divide uint8 images by 255"),
-    row("evaluate 0..255 images", lambda m: m.vae.evaluate(BYTES, verbose=0), ValueError, "divide uint8"),
     row("ELBO of 0..255 images", lambda m: evaluate.elbo(m.vae, BYTES), ValueError, "divide uint8 images by 255"),
     # label ranges of the conditional VAE
     row("CVAE: label 10 in fit", lambda m: m.cvae.fit(IMAGES, LABELS + 7, verbose=0), ValueError,
@@ -229,25 +186,16 @@ API_ROWS = [
         ValueError, "got values from 0 to 11"),
     row("CVAE: 3 labels for 4 images", lambda m: m.cvae.fit(IMAGES, LABELS[:3], verbose=0), ValueError,
         "and shape (3,)"),
-    row("CVAE: label 10 in evaluate", lambda m: m.cvae.evaluate(IMAGES, LABELS + 7, verbose=0), ValueError,
-        "labels must lie in [0, 10)"),
     row("CVAE: sample class 10", lambda m: m.cvae.sample(2, labels=10), ValueError, "labels must lie in [0, 10)"),
-    row("CVAE: ELBO with label -3", lambda m: evaluate.elbo(m.cvae, IMAGES, LABELS - 3), ValueError,
-        "labels must lie in [0, 10)"),
     row("classifier labels out of range", lambda m: evaluate.train_classifier(IMAGES, LABELS + 7), ValueError,
         "labels must lie in [0, 10), got values from 7 to 10"),
     # unknown names
     row("misspelt constructor argument", lambda m: zoo.get("vae", latnt_dim=3), ValueError,
         "unknown argument(s) ['latnt_dim'] for 'vae' (a VAE). Did you mean 'latent_dim'?"),
-    row("unknown model to describe", lambda m: zoo.describe("vea"), ValueError, "unknown model 'vea'"),
-    row("unknown dataset to load", lambda m: data.load("cifar10"), ValueError, "Unknown dataset 'cifar10'"),
     row("unknown dataset to report on", lambda m: evaluate.report(m.vae, dataset="cifar10", k=2, limit=4),
         ValueError, "Unknown dataset 'cifar10'"),
     # negative and zero sizes
-    row("sample -1 images", lambda m: m.vae.sample(-1), ValueError, "n must be a positive int, got -1"),
     row("sample True images", lambda m: m.vae.sample(True), ValueError, "n must be a positive int, got True"),
-    row("negative latent size", lambda m: zoo.get("vae", latent_dim=-2), ValueError,
-        "latent_dim must be a positive int, got -2"),
     row("negative batch size", lambda m: evaluate.elbo(m.vae, IMAGES, batch_size=-1), ValueError,
         "batch_size must be a positive int, got -1"),
     row("zero importance samples", lambda m: evaluate.iwae_nll(m.vae, BINARY, k=0), ValueError,
@@ -307,7 +255,6 @@ CLI_ROWS = [
     row("--learning-rate inf", ["train", "vae", "--learning-rate", "inf", "--out", "{files}/a-file"], SystemExit,
         "argument --learning-rate: must be a positive number, got inf"),
     # unknown names
-    row("unknown model", ["evaluate", "vea", "--pretrained"], ValueError, "unknown model 'vea'. Did you mean 'vae'?"),
     row("unknown model to plot", ["plot", "manifold", "vea", *PLOT], ValueError, "unknown model 'vea'"),
     # bad paths
     row("--weights a directory", ["evaluate", "vae", "--weights", "{files}"], IsADirectoryError,
@@ -321,12 +268,6 @@ CLI_ROWS = [
     row("--recipe a regular file", ["train", "--recipe", "{files}/a-file"], FileNotFoundError, "no recipe.json in"),
     row("train --out a regular file", ["train", "vae", "--out", "{files}/a-file"], NotADirectoryError,
         "a-file is a file, not a directory"),
-    row("train --out below a regular file", ["train", "vae", "--out", "{files}/a-file/run"], NotADirectoryError,
-        "a-file is a file"),
-    row("export below a regular file", ["export", "vae", "{files}/a-file/vae", "--pretrained"], NotADirectoryError,
-        "a-file is a file, not a directory"),
-    row("export over a regular file", ["export", "vae", "{files}/a-file", "--pretrained", "--overwrite"],
-        FileExistsError, "a-file exists and is not a SavedModel"),
     row("plot --out below a regular file", ["plot", "manifold", "vae", "--pretrained", "--limit", "100",
                                             "--out", "{files}/a-file/figs"], NotADirectoryError, "a-file is a file"),
     row("plot --out a regular file", ["plot", "training_curves", "vae", "--history", "{files}/history.json",
@@ -351,8 +292,6 @@ CLI_ROWS = [
         "labels must lie in [0, 10)"),
     row("interpolation to class 12", ["plot", "interpolation", "vae", *PLOT, "--between", "3,12"], ValueError,
         "end must be a class in [0, 10), got 12"),
-    row("samples of the autoencoder", ["plot", "samples", "ae", *PLOT], NotImplementedError,
-        "an Autoencoder has no prior"),
 ]
 
 

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_vae import evaluate, plots, zoo
-from keras_vae.plots import encodings
+from keras_vae import plots, zoo
 from keras_vae.plots.canvas import DPI
 from keras_vae.plots.comparison import GridCheck
 from harness import fit, numpy
@@ -70,10 +69,16 @@ def test_a_larger_latent_is_shown_through_pca_and_the_title_says_so(trained, tes
     x, y = test_set
     model = trained("vae_binarized")
     axes = plots.latent_scatter(model, x, y, class_names=list("abcdefghij")).axes[0]
-    assert "first two principal components of the 32-D latent means" in axes.get_title()
-    plane = encodings.LatentPlane(numpy(model.encode(x)[0]))
-    assert f"({plane.explained:.0%} of their variance)" in axes.get_title()
-    assert 0 < plane.explained < 1
+    z_mean = numpy(model.encode(x)[0]).astype(np.float64)
+    variances, components = np.linalg.eigh(np.cov(z_mean, rowvar=False))  # ascending
+    explained = variances[-2:].sum() / variances.sum()
+    assert (f"first two principal components of the 32-D latent means ({explained:.0%} of their variance)"
+            in axes.get_title())
+    # the points are the codes' coordinates along the two largest components (each up to its sign)
+    points = np.asarray(axes.collections[0].get_offsets())
+    for axis, component in enumerate((components[:, -1], components[:, -2])):
+        along = np.sort((z_mean - z_mean.mean(axis=0)) @ component)
+        assert any(np.allclose(np.sort(points[:, axis]), sign * along[::sign], atol=1e-4) for sign in (1, -1))
     assert (axes.get_xlabel(), axes.get_ylabel()) == ("PC 1", "PC 2")
     assert axes.get_legend().get_texts()[3].get_text() == "d"
 
@@ -177,12 +182,6 @@ def test_samples_are_seeded_and_the_cvae_draws_a_row_per_class(trained):
     assert drawn.shape[:2] == (3, 10) and np.isnan(drawn[2, 5:]).all() and drawn[0].std() > 0.1
 
 
-def test_the_autoencoder_has_no_samples_to_show(trained, tmp_path):
-    with pytest.raises(NotImplementedError, match="no prior to sample from"):
-        plots.samples(trained("ae"), path=tmp_path / "samples.png")
-    assert not any(tmp_path.iterdir())
-
-
 def test_class_means_decode_each_class_mean(trained, test_set):
     x, y = test_set
     for name in ("vae", "cvae"):
@@ -279,20 +278,16 @@ def test_an_empty_cell_is_one_with_no_code():
     assert check.extent == (-0.25, 1.25, -0.25, 1.25)
 
 
-@pytest.fixture(scope="module")
-def classifier(mnist):
-    (x_train, y_train), _ = mnist
-    return evaluate.train_classifier(x_train[:2000], y_train[:2000], epochs=1)
-
-
-def test_ae_vs_vae_measures_both_latent_spaces(trained, test_set, classifier, tmp_path):
+def test_ae_vs_vae_shows_the_vaes_latent_space_has_fewer_holes(trained, test_set, digit_classifier, tmp_path):
+    """The figure's point, on the zoo's weights: of an 8 x 8 grid over the codes, the AE leaves more cells empty
+    (0.27 against the VAE's 0.16) and more of its decodings unrecognised (0.52 to 0.53 against 0.39 to 0.44). An
+    untrained model's decodings are all unrecognised."""
     x, y = test_set
     ae, vae = trained("ae"), trained("vae")
-    figure = plots.ae_vs_vae(ae, vae, x, y, classifier, tiles=8, path=tmp_path / "both.png")
+    figure = plots.ae_vs_vae(ae, vae, x, y, digit_classifier, tiles=8, path=tmp_path / "both.png")
     assert len(figure.axes) == 4
-    for model, scatter, grid in ((ae, figure.axes[0], figure.axes[2]), (vae, figure.axes[1], figure.axes[3])):
-        check = plots.grid_check(model, classifier, x, tiles=8)
-        assert 0 <= check.unrecognised <= 1 and 0 <= check.empty < 1
+    checks = [plots.grid_check(model, digit_classifier, x, tiles=8) for model in (ae, vae)]
+    for check, grid in zip(checks, figure.axes[2:]):
         assert check.decoded.shape == (64, 28, 28, 1)
         assert grid.get_title() == (f"{check.unrecognised:.0%} of the 8 x 8 decodings unrecognised (red)\n"
                                     f"{check.empty:.0%} of the grid's cells hold no code")
@@ -301,11 +296,13 @@ def test_ae_vs_vae_measures_both_latent_spaces(trained, test_set, classifier, tm
         inside = ((check.points[:, 0] >= x0) & (check.points[:, 0] <= x1) & (check.points[:, 1] >= y0)
                   & (check.points[:, 1] <= y1))
         assert 0.95 <= inside.mean() < 1.0  # the central 98% along each axis
+    ae_check, vae_check = checks
+    assert vae_check.empty < ae_check.empty and vae_check.unrecognised < ae_check.unrecognised < 0.8
     assert figure.axes[0].get_title() == "AE: codes" and figure.axes[1].get_title() == "VAE: latent means"
     with pytest.raises(ValueError, match="must be an unconditional VAE"):
-        plots.ae_vs_vae(ae, trained("cvae"), x, y, classifier)
+        plots.ae_vs_vae(ae, trained("cvae"), x, y, digit_classifier)
     with pytest.raises(ValueError, match="must be an autoencoder"):
-        plots.ae_vs_vae(vae, vae, x, y, classifier)
+        plots.ae_vs_vae(vae, vae, x, y, digit_classifier)
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
