@@ -168,9 +168,9 @@ def _train(args):
     try:
         model.fit(batches, epochs=settings["epochs"], shuffle=False,  # the batches shuffle, by epoch
                   validation_data=(x_test, y_test) if labelled else (x_test,),
-                  callbacks=[HistoryWriter(out / "history.json", resume=args.resume),
-                             BackupAndRestore(backup, delete_checkpoint=False), DataEpoch(batches),
-                             StopOnNonFiniteLoss()],
+                  callbacks=[StopOnNonFiniteLoss(),  # first: a failed epoch reaches no history or backup
+                             HistoryWriter(out / "history.json", resume=args.resume),
+                             BackupAndRestore(backup, delete_checkpoint=False), DataEpoch(batches)],
                   verbose=args.verbose)
     except NonFiniteLossError as error:
         raise NonFiniteLossError(f"{error}. The last completed epoch's backup is kept in {backup}; a resumed run "
