@@ -69,6 +69,7 @@ def run_backend(backend, settings):
 
 
 def _compiled(name):
+    """A fresh zoo model `name`, compiled with Adam as `keras-vae train` compiles it."""
     import keras
 
     from keras_vae import zoo
@@ -136,6 +137,7 @@ def _timed(fit, model, epochs):
 
 
 def _summary(seconds):
+    """The epochs' seconds with their median and spread ((max - min) / median)."""
     median = statistics.median(seconds)
     return {"seconds": seconds, "median_s": median, "spread": (max(seconds) - min(seconds)) / median}
 

@@ -28,6 +28,12 @@ def fit(model, x, y, **kwargs):
     return model.fit(x, y if model.num_classes else None, verbose=0, **kwargs)
 
 
+def one_per_architecture():
+    """One zoo name per distinct architecture: entries that differ only in their training data test the same code."""
+    return sorted({(zoo.entry(name).model_class, repr(zoo.entry(name).config)): name
+                   for name in reversed(zoo.list_models())}.values())
+
+
 def build(name, learning_rate=1e-3, **overrides):
     """The zoo's `name` with `overrides`, compiled with Adam."""
     model = zoo.get(name, **overrides)

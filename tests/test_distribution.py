@@ -49,9 +49,9 @@ def assert_same_run(out, reference, replicas):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, small_mnist):
-    """A data directory of 1024 + 256 real images, and the reference run on one device."""
+    """A data directory of 512 + 128 real images, and the reference run on one device."""
     root = tmp_path_factory.mktemp("distribution")
-    data_dir = write_mnist_npz(root, small_mnist, train=1024, test=256)
+    data_dir = write_mnist_npz(root, small_mnist)
     status, err = finish(start(1, train_argv(root / "single"), data_dir))
     assert status == 0, err
     return root, data_dir
