@@ -49,7 +49,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ALLOW_VARIANT_ENV_VAR, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setattr(data, "DEBIAN_DATA_ROOT", tmp_path / "debian")
+    monkeypatch.setattr(data.sources, "DEBIAN_DATA_ROOT", tmp_path / "debian")
     for loader in ("mnist", "fashion_mnist"):
         monkeypatch.setattr(f"keras.datasets.{loader}.load_data", _no_network)
 
@@ -189,7 +189,7 @@ def test_npz_written_from_real_data(tmp_path, mnist):
 
 def test_fashion_mnist_from_the_debian_package(monkeypatch):
     _skip_without_fashion_mnist()
-    monkeypatch.setattr(data, "DEBIAN_DATA_ROOT", REAL_DEBIAN_ROOT)
+    monkeypatch.setattr(data.sources, "DEBIAN_DATA_ROOT", REAL_DEBIAN_ROOT)
     (x_train, y_train), (x_test, y_test) = data.load("fashion_mnist")
     assert x_train.shape == (60_000, 28, 28, 1) and x_test.shape == (10_000, 28, 28, 1)
     assert set(np.unique(y_train)) == set(np.unique(y_test)) == set(range(10))
@@ -293,7 +293,7 @@ def test_download_is_the_last_resort(monkeypatch):
 def test_repeated_loads_reuse_decoded_files(tmp_path, monkeypatch):
     write_idx_dir(tmp_path, synthetic())
     reads, read_idx = [], data.read_idx
-    monkeypatch.setattr(data, "read_idx", lambda path: reads.append(path) or read_idx(path))
+    monkeypatch.setattr(data.loading, "read_idx", lambda path: reads.append(path) or read_idx(path))
     data.load("mnist", data_dir=tmp_path, allow_variant=True)
     data.load("mnist", data_dir=tmp_path, binarize="static", allow_variant=True)
     assert len(reads) == 4
@@ -404,7 +404,7 @@ def test_unclear_allow_variant_environment_is_an_error(monkeypatch):
 def test_keras_mnist_npz_is_known_by_its_published_file_hash(tmp_path, monkeypatch):
     path = write_npz(tmp_path / "mnist.npz", synthetic())
     # Offline there is no real mnist.npz; stand one in for the hash keras.datasets checks.
-    monkeypatch.setattr(data, "_KERAS_MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    monkeypatch.setattr(data.canonical, "_KERAS_MNIST_NPZ_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
     (x_train, _), _ = data.load("mnist", data_dir=path)
     assert len(x_train) == 100
     with pytest.raises(data.DatasetMismatchError) as info:
