@@ -2,6 +2,8 @@
 
 Example:
     >>> import keras_vae
+    >>> run = keras_vae.train("conv_vae", epochs=12, out="runs/conv_vae")   # what `keras-vae train` runs
+    >>> run.test_metrics["loss"]
     >>> (x_train, _), (x_test, _) = keras_vae.data.load("mnist")
     >>> model = keras_vae.zoo.get("conv_vae")
     >>> model.compile(optimizer="adam")
@@ -24,6 +26,7 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["callbacks", "data", "distribution", "evaluate", "export", "losses", "models", "plots", "recipes",
-                "zoo"],
-    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody", "ConvBody"]},
+                "training", "zoo"],
+    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody", "ConvBody"],
+                "training": ["train", "TrainingRun"]},
 )

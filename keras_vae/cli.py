@@ -18,21 +18,18 @@ writes as it loads, before it reads that level. Set TF_CPP_MIN_LOG_LEVEL=0 to se
 """
 
 import argparse
-import contextlib
 import importlib
 import json
 import math
 import os
 import re
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from keras_vae import distribution, plots, recipes, zoo
 from keras_vae.dataset_specs import BINARIZE_MODES, DATASETS
-from keras_vae.files import (atomic_path, check_directory, recover_directory, remove_directory, remove_partial_files,
-                             write_json)
+from keras_vae.files import check_directory, write_json
 
 #: TensorFlow's C++ log line, as Abseil writes it: severity (I, W, E, F), date, time, thread, file:line]
 _NATIVE_LOG_LINE = re.compile(r"([IWEF])\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
@@ -70,130 +67,18 @@ def _positive_float(text):
     return value
 
 
-def _prepare_out(out, resume):
-    """Creates the output directory, refusing to overwrite a finished or interrupted run."""
-    backup = out / "backup"
-    if out.is_dir():  # put back what a crash interrupted
-        recover_directory(backup)
-        remove_partial_files(out)
-    if backup.exists() and not resume:
-        raise FileExistsError(f"{out} holds an interrupted run: pass --resume to continue it, or choose another --out")
-    if (out / "model.keras").exists() and not backup.exists():
-        raise FileExistsError(f"{out} already holds a trained model.keras; choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "write-test.txt") as tmp:  # fail now, not after hours of training
-        Path(tmp).write_text("ok")
-    (out / "write-test.txt").unlink()
-
-
-def _check_free_space(out, model):
-    """Refuses to start when `out`'s disk cannot hold what the run writes.
-
-    The run writes the backup (weights and Adam's two moments: 3 copies of the weights, twice while a new
-    backup replaces the old), model.keras (3 copies), model.weights.h5 (1) and figures (under 1 MB).
-    """
-    import numpy as np
-
-    weights = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in model.weights)
-    needed = 10 * weights + 2**20
-    free = shutil.disk_usage(out).free
-    if free < needed:
-        raise OSError(f"{out} has {free / 2**20:.1f} MB free; this run writes about {needed / 2**20:.1f} MB "
-                      "(backups, model.keras, weights, figures): free some space or choose another --out")
-
-
-def _save_figures(model, x_test, y_test, out):
-    plots.reconstructions(model, x_test, y_test, n=50, path=out / "reconstructions.png")
-    if model.encoder_heads != ("code",):  # an autoencoder has no prior to sample
-        plots.samples(model, path=out / "samples.png")
-
-
-def _training_settings(args):
-    """The run's name and settings: the command line's, else the recipe's, else the defaults."""
-    recipe = recipes.read(args.recipe) if args.recipe else {"model": None, "training": {}}
-    name = args.name or recipe["model"]
-    if name is None:
-        raise ValueError("name a model (see `keras-vae list`) or pass --recipe DIR")
-    if args.recipe and args.name and args.name != recipe["model"]:
-        raise ValueError(f"--recipe {args.recipe} trains {recipe['model']!r}, not {args.name!r}")
-    settings = {**recipes.TRAINING_DEFAULTS, **recipe["training"]}
-    settings.update({key: getattr(args, key) for key in recipes.TRAINING_DEFAULTS if getattr(args, key) is not None})
-    return name, settings
-
-
-def _optimizer(settings, steps_per_epoch):
-    import keras
-
-    rate = settings["learning_rate"]
-    if settings["schedule"] == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=settings["epochs"] * steps_per_epoch)
-    return keras.optimizers.Adam(rate)
-
-
 def train(args):
-    """`keras-vae train`: trains a zoo model and writes model.keras, its weights, history.json and figures."""
-    with distribution.scope(args.distribute) if args.distribute else contextlib.nullcontext():
-        return _train(args)
+    """`keras-vae train`: `keras_vae.train` with the command line's settings, writing to --out (default runs/NAME)."""
+    from keras_vae.training import SETTINGS, train as train_run
 
-
-def _train(args):
-    import keras
-
-    from keras_vae import data
-    from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
-
-    name, settings = _training_settings(args)
-    entry = zoo.entry(name)
-    out = Path(args.out or f"runs/{name}")
-    check_directory(out, "--out")
-    keras.utils.set_random_seed(settings["seed"])
-    dataset = settings["dataset"] or entry.dataset
-    batch_size = settings["batch_size"]
-    (x_train, y_train), (x_test, y_test) = data.load(
-        dataset, binarize=settings["binarize"], batch_size=batch_size, seed=settings["seed"])
-    distribution.check_batches(batch_size, len(y_train), "--batch-size")  # before anything is written
-    distribution.check_batches(batch_size, len(y_test), "--batch-size")
-    worker = distribution.worker_index()
-    if worker:  # another worker of a multi-worker run: the same steps, its files in a scratch folder
-        out = out / f".worker-{worker}"
-    _prepare_out(out, args.resume)  # after the data: a run that cannot start leaves no directory
-    backup = out / "backup"
-    overrides = {"latent_dim": args.latent_dim} if args.latent_dim else {}
-    model = zoo.get(name, **overrides)
-    _check_free_space(out, model)
-    model.compile(optimizer=_optimizer(settings, -(-len(y_train) // batch_size)))
-    labelled = bool(model.num_classes)
-    batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(
-        x_train, y_train if labelled else None, batch_size=batch_size, seed=settings["seed"])
-    try:
-        model.fit(batches, epochs=settings["epochs"], shuffle=False,  # the batches shuffle, by epoch
-                  validation_data=(x_test, y_test) if labelled else (x_test,),
-                  callbacks=[StopOnNonFiniteLoss(),  # first: a failed epoch reaches no history or backup
-                             HistoryWriter(out / "history.json", resume=args.resume),
-                             BackupAndRestore(backup, delete_checkpoint=False), DataEpoch(batches)],
-                  verbose=args.verbose)
-    except NonFiniteLossError as error:
-        raise NonFiniteLossError(f"{error}. The last completed epoch's backup is kept in {backup}; a resumed run "
-                                 "would repeat the same steps, so start a new --out with other settings") from None
-    test = model.evaluate(x_test, y_test if labelled else None, batch_size=batch_size, verbose=0,
-                          return_dict=True)
-    inference = zoo.get(name, **overrides)  # the weights file holds no optimizer state: a third of the size
-    inference.set_weights(model.get_weights())
-    with atomic_path(out / recipes.WEIGHTS_FILE) as tmp:
-        inference.save_weights(tmp)
-    with atomic_path(out / "model.keras") as tmp:
-        model.save(tmp)
-    write_json(out / "test_metrics.json", {"model": name, **settings, "dataset": dataset,
-                                           "backend": keras.config.backend(), "replicas": distribution.replicas(),
-                                           **{k: float(v) for k, v in test.items()}})
-    _save_figures(model, x_test, y_test, out)
-    remove_directory(backup)  # only now: a crash before this point resumes from it
-    if worker:
-        shutil.rmtree(out)
-        return 0
-    terms = ", ".join(f"{k} {float(v):.2f}" for k, v in test.items())
-    print(f"{name}: test {terms}; wrote {out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
-          "test_metrics.json and figures")
+    name = args.name or (recipes.read(args.recipe)["model"] if args.recipe else None)
+    run = train_run(name, out=args.out or (name and f"runs/{name}"), recipe=args.recipe, resume=args.resume,
+                    distribute=args.distribute, verbose=args.verbose, **{key: getattr(args, key) for key in SETTINGS})
+    if run.out is not None:  # None: another worker of a multi-worker run
+        names = sorted(run.test_metrics, key=lambda key: (key != "loss", key))
+        terms = ", ".join(f"{key} {run.test_metrics[key]:.2f}" for key in names)
+        print(f"{name}: test {terms}; wrote {run.out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
+              "test_metrics.json and figures")
     return 0
 
 
@@ -201,18 +86,7 @@ def _trained_model(args):
     """The model named on the command line, with the zoo's weights or those of a file."""
     if not (args.pretrained or args.weights):
         raise ValueError("pass --pretrained (the zoo's weights) or --weights FILE")
-    if args.pretrained:
-        return zoo.get(args.name, pretrained=True)
-    path = Path(args.weights)
-    if path.is_dir():  # zoo's loaders check files further, once the suffix has chosen one
-        raise IsADirectoryError(f"--weights {path} is a directory, not a .weights.h5 or .keras file")
-    if path.name.endswith(".keras"):
-        return zoo.load_model(path, args.name)  # safe_mode=True; checks the class
-    if not path.name.endswith(".weights.h5"):
-        raise ValueError(f"--weights must be a .weights.h5 or .keras file, got {path}")
-    model = zoo.get(args.name)
-    zoo.load_weights(model, path, repr(args.name))
-    return model
+    return zoo.get(args.name, pretrained=args.pretrained, weights=args.weights)
 
 
 def evaluate(args):
@@ -255,50 +129,6 @@ def _numbers(count, kind=float):
     return parse
 
 
-def _manifold_range(model, images, labels):
-    """The prior's central +-3 for a VAE; for an autoencoder, which has no prior, the box of its codes."""
-    from keras_vae.plots import encodings
-
-    if model.encoder_heads != ("code",):
-        return -3.0, 3.0, -3.0, 3.0, 0.25
-    x0, x1, y0, y1 = encodings.central_box(encodings.codes(model, images, labels)[:, :2])
-    least = max(x1 - x0, y1 - y0) / 24  # about 25 tiles along the longer side, at a round step
-    step = min(m * 10 ** math.floor(math.log10(least)) for m in (1, 2, 2.5, 5, 10)
-               if m * 10 ** math.floor(math.log10(least)) >= least)
-    return (math.floor(x0 / step) * step, math.ceil(x1 / step) * step, math.floor(y0 / step) * step,
-            math.ceil(y1 / step) * step, step)
-
-
-def _figure(args, model, images, labels, class_names, gif):
-    """Draws the figure `args.kind` of `model` over the test images."""
-    kind = args.kind
-    if kind in ("latent_scatter", "class_means"):
-        return getattr(plots, kind)(model, images, labels, class_names=class_names)
-    if kind == "latent_histograms":
-        return plots.latent_histograms(model, images, labels, dims=args.dims, class_names=class_names)
-    if kind == "reconstructions":
-        return plots.reconstructions(model, images, labels, n=args.n or 20)
-    if kind == "samples":
-        return plots.samples(model, n=args.n or 100, seed=args.seed, class_names=class_names)
-    if kind == "manifold":
-        x0, x1, y0, y1, step = args.range or _manifold_range(model, images, labels)
-        return plots.manifold(model, (x0, x1), (y0, y1), step, dims=args.dims or (0, 1),
-                              label=args.label if model.num_classes else None)
-    if kind == "interpolation":
-        start, end = args.between
-        return plots.interpolation(model, images, labels, start, end, steps=args.n or 10,
-                                   class_names=class_names, gif=gif)
-    from keras_vae import data
-    from keras_vae.evaluate import train_classifier
-
-    ae = zoo.get("ae", pretrained=True)
-    plots.comparison.check_pair(ae, model)  # before the classifier's training, not after
-    (x_train, y_train), _ = data.load(zoo.entry(args.name).dataset)
-    classifier = train_classifier(x_train[:args.classifier_images], y_train[:args.classifier_images], seed=args.seed)
-    return plots.ae_vs_vae(ae, model, images, labels, classifier, names=("ae", args.name),
-                           class_names=class_names)
-
-
 def _history(args):
     """training_curves' history file: --history, else the history.json beside --weights."""
     if args.history:
@@ -312,21 +142,28 @@ def _history(args):
 def plot(args):
     """`keras-vae plot`: draws one of the tutorials' figures of a trained model as OUT/NAME-KIND.png."""
     from keras_vae import data
+    from keras_vae.evaluate import train_classifier
 
     check_directory(Path(args.out), "--out")
     target = Path(args.out) / f"{args.name}-{args.kind}.png"
     gif = target.with_suffix(".gif") if args.kind == "interpolation" else None
+    entry = zoo.entry(args.name)
+    options = {"dims": args.dims, "box": args.range, "label": args.label, "between": args.between, "n": args.n,
+               "seed": args.seed, "gif": gif, "class_names": DATASETS[entry.dataset].class_names}
     if args.kind == "training_curves":
-        zoo.entry(args.name)
-        history = _history(args)
-        figure, source = plots.training_curves(history), str(history)
+        options["history"] = source = _history(args)
+        figure = plots.draw(args.kind, **options)
     else:
-        entry = zoo.entry(args.name)
         model = _trained_model(args)
-        _, (images, labels) = data.load(entry.dataset)
-        figure = _figure(args, model, images[:args.limit], labels[:args.limit],
-                         DATASETS[entry.dataset].class_names, gif)
-        source = "pretrained weights" if args.pretrained else str(args.weights)
+        source = "pretrained weights" if args.pretrained else args.weights
+        (x_train, y_train), (images, labels) = data.load(entry.dataset)
+        if args.kind == "ae_vs_vae":
+            options["ae"] = zoo.get("ae", pretrained=True)
+            plots.comparison.check_pair(options["ae"], model)  # before the classifier's training, not after
+            options["classifier"] = train_classifier(x_train[:args.classifier_images],
+                                                     y_train[:args.classifier_images], seed=args.seed)
+            options["names"] = ("ae", args.name)
+        figure = plots.draw(args.kind, model, images[:args.limit], labels[:args.limit], **options)
     figure.suptitle(f"{args.name} ({source})" + (f": {figure.get_suptitle()}" if figure.get_suptitle() else ""))
     target.parent.mkdir(parents=True, exist_ok=True)
     plots.save(figure, target)

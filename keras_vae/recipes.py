@@ -92,11 +92,7 @@ def read(folder):
     training = recipe.get("training", {})
     if not isinstance(training, dict):
         raise RecipeError(f"{path}: \"training\" must be an object")
-    _check_keys("training", training, TRAINING_DEFAULTS, path)
-    for key, value in training.items():
-        valid, expected = _TRAINING_VALUES[key]
-        if not valid(value):
-            raise RecipeError(f"{path}: training {key} must be {expected}, got {value!r}")
+    check_training(training, f"{path}: training")
     weights = recipe.get("weights")
     if weights is not None:
         if not isinstance(weights, dict) or set(weights) != {"file", "sha256"}:
@@ -105,6 +101,28 @@ def read(folder):
         if not isinstance(weights["sha256"], str) or not re.fullmatch("[0-9a-f]{64}", weights["sha256"]):
             raise RecipeError(f"{path}: weights sha256 must be 64 lowercase hex digits, got {weights['sha256']!r}")
     return {"model": recipe["model"], "training": {**TRAINING_DEFAULTS, **training}, "weights": weights}
+
+
+def check_training(settings, where):
+    """Refuses training settings with unknown keys or wrong values.
+
+    Args:
+        settings: training key -> value, some of `TRAINING_DEFAULTS`'s keys.
+        where: how the error names them, e.g. `"zoo/vae/recipe.json: training"`.
+
+    Raises:
+        RecipeError: naming the key and what its value must be.
+
+    Example:
+        >>> check_training({"epochs": 0}, "train()")    # RecipeError: train() epochs must be a positive integer, got 0
+    """
+    unknown = sorted(set(settings) - set(TRAINING_DEFAULTS))
+    if unknown:
+        raise RecipeError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(TRAINING_DEFAULTS)}")
+    for key, value in settings.items():
+        valid, expected = _TRAINING_VALUES[key]
+        if not valid(value):
+            raise RecipeError(f"{where} {key} must be {expected}, got {value!r}")
 
 
 def _not_json(constant, path):

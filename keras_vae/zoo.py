@@ -143,12 +143,14 @@ def folder(name):
     return Path(str(importlib.resources.files("keras_vae.pretrained"))) / name
 
 
-def get(name, pretrained=False, **overrides):
-    """Builds a model of the entry `name`, fresh or with the project's trained weights.
+def get(name, pretrained=False, weights=None, **overrides):
+    """Builds a model of the entry `name`: fresh, with the project's trained weights, or with those of a file.
 
     Args:
         name: a name from `list_models()`.
         pretrained: load the weights this project trained (verified against the sha256 in the recipe).
+        weights: instead, a file of this entry's model: a `.weights.h5` (checked with `load_weights`) or a
+            `.keras` file (loaded with `load_model`, in safe mode; it holds its own config, so no overrides).
         **overrides: constructor arguments replacing the entry's, e.g. `latent_dim=8`; with `pretrained`
             they must keep the architecture (e.g. `beta`, `seed`).
 
@@ -163,12 +165,22 @@ def get(name, pretrained=False, **overrides):
     Example:
         >>> model = get("vae", pretrained=True)
         >>> images = model.sample(16, seed=0)
+        >>> mine = get("vae", weights="runs/vae/model.weights.h5")
     """
     found = entry(name)
     _check_overrides(found, overrides)
+    if pretrained and weights is not None:
+        raise ValueError("pass pretrained=True (the zoo's weights) or weights=FILE, not both")
+    if weights is not None and Path(weights).name.endswith(".keras"):
+        if overrides:
+            raise ValueError(f"a .keras file holds its model's config: no overrides ({sorted(overrides)}) apply")
+        return load_model(weights, name)
+    if weights is not None and not Path(weights).is_dir() and not Path(weights).name.endswith(".weights.h5"):
+        raise ValueError(f"weights must be a .weights.h5 or .keras file, got {weights}")
     model = found.model_class(**{**found.config, **overrides})
-    if pretrained:
-        load_weights(model, _pretrained_weights(name), f"{name!r} built with {overrides or 'no overrides'}")
+    if pretrained or weights is not None:
+        load_weights(model, _pretrained_weights(name) if pretrained else weights,
+                     f"{name!r} built with {overrides or 'no overrides'}")
     return model
 
 

@@ -1,8 +1,9 @@
-"""Runs `keras-vae` in this process and SIGKILLs it at a chosen moment of a backup's write (tests/test_resume.py).
+"""Runs `keras_vae.train("vae", epochs=5, batch_size=64, out=OUT)` in this process and SIGKILLs it at a chosen
+moment of a backup's write (tests/test_resume.py).
 
-    python tests/crash.py torn 2 train vae --epochs 4 --out run    # dies with epoch 2's backup half written
-    python tests/crash.py swap 3 train vae --epochs 4 --out run    # dies between the renames of epoch 3's swap
-    python tests/crash.py none 0 train vae --epochs 4 --out run    # left to run (or to be killed from outside)
+    python tests/crash.py torn 2 run             # dies with epoch 2's backup half written
+    python tests/crash.py swap 3 run --resume    # resumes run, and dies between the renames of epoch 3's swap
+    python tests/crash.py none 0 run             # left to run (or to be killed from outside)
 
 torn N: the backup after epoch N has its weights file half on disk and no metadata yet, in its temporary
 directory. swap N: the previous backup has been renamed aside and the new one not yet renamed into place.
@@ -13,7 +14,10 @@ import signal
 import sys
 from pathlib import Path
 
-from keras_vae import callbacks, cli
+import keras_vae
+from keras_vae import callbacks
+
+EPOCHS = 5
 
 
 def _die():
@@ -47,6 +51,6 @@ def swap(epoch):
 
 
 if __name__ == "__main__":
-    mode, epoch, *argv = sys.argv[1:]
+    mode, epoch, out, *resume = sys.argv[1:]
     {"torn": torn, "swap": swap, "none": lambda epoch: None}[mode](int(epoch))
-    sys.exit(cli.main(argv))
+    keras_vae.train("vae", epochs=EPOCHS, batch_size=64, verbose=0, out=out, resume=resume == ["--resume"])

@@ -262,7 +262,7 @@ CLI_ROWS = [
     row("--weights a directory named .weights.h5", ["evaluate", "vae", "--weights", "{files}/weights-dir.weights.h5"],
         IsADirectoryError, "weights-dir.weights.h5 is a directory"),
     row("--weights with a wrong suffix", ["evaluate", "vae", "--weights", "{files}/weights.txt"], ValueError,
-        "--weights must be a .weights.h5 or .keras file"),
+        "weights must be a .weights.h5 or .keras file"),
     row("--recipe a missing folder", ["train", "--recipe", "{files}/nowhere"], FileNotFoundError,
         "no recipe.json in"),
     row("--recipe a regular file", ["train", "--recipe", "{files}/a-file"], FileNotFoundError, "no recipe.json in"),

@@ -1,28 +1,27 @@
 """The `keras-vae` command: parsing, exit codes and messages, a start without a backend for `list` and `--help`,
-output free of TensorFlow's log lines, and short real runs in-process on a small real-MNIST .npz."""
+output free of TensorFlow's log lines, and short real runs in-process on a small real-MNIST .npz. The training run
+itself is tested through the library call, in tests/test_training.py."""
 
+import contextlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
-import keras
 import matplotlib.image
 import numpy as np
 import pytest
 from PIL import Image
 
 from harness import write_mnist_npz
-from keras_vae import callbacks, cli, zoo
+from keras_vae import cli, zoo
 
 #: the loss, and the NLL, of a model that gives every pixel probability 0.5: an untrained one scores about this
 UNTRAINED_NATS = 784 * np.log(2)  # 543.4
 BACKENDS = {"keras", "tensorflow", "jax", "torch"}
-
-
-def train(out, *args):
-    return cli.main(["train", *args, "--batch-size", "64", "--out", str(out), "--verbose", "0"])
 
 
 def python(*args, env=None):
@@ -99,65 +98,6 @@ def test_a_real_command_on_tensorflow_writes_no_tensorflow_log_lines():
     assert not native, run.stderr
 
 
-def test_train_writes_model_history_metrics_and_figures(small_data_dir, tmp_path):
-    out = tmp_path / "run"
-    assert train(out, "vae", "--epochs", "2") == 0
-    history = json.loads((out / "history.json").read_text())
-    assert len(history["loss"]) == len(history["val_loss"]) == 2
-    assert history["loss"][1] < history["loss"][0]
-    metrics = json.loads((out / "test_metrics.json").read_text())
-    assert metrics["model"] == "vae" and metrics["epochs"] == 2
-    assert metrics["loss"] < 0.8 * UNTRAINED_NATS
-    model = keras.saving.load_model(out / "model.keras", safe_mode=True)
-    assert model.get_config()["latent_dim"] == 2
-    for figure in ("samples.png", "reconstructions.png"):
-        pixels = matplotlib.image.imread(out / figure)
-        assert pixels.shape[0] > 300 and pixels.std() > 0.1, f"{figure} looks blank"
-    assert not (out / "backup").exists()
-    assert sorted(p.name for p in out.iterdir()) == [
-        "history.json", "model.keras", "model.weights.h5", "reconstructions.png", "samples.png", "test_metrics.json"]
-
-
-def test_train_refuses_to_overwrite_a_finished_run(small_data_dir, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert train(out, "ae", "--epochs", "1") == 0
-    assert not (out / "samples.png").exists()  # no prior, no samples
-    before = (out / "model.keras").read_bytes()
-    assert train(out, "ae", "--epochs", "1") == 2
-    assert "already holds a trained model.keras" in capsys.readouterr().err
-    assert (out / "model.keras").read_bytes() == before
-
-
-def test_resume_continues_an_interrupted_run(small_data_dir, tmp_path, monkeypatch, capsys):
-    out = tmp_path / "run"
-    original = callbacks.HistoryWriter.on_epoch_end
-
-    def crash_after_second_epoch(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(callbacks.HistoryWriter, "on_epoch_end", crash_after_second_epoch)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        train(out, "vae", "--epochs", "3")
-    monkeypatch.setattr(callbacks.HistoryWriter, "on_epoch_end", original)
-    assert (out / "backup").exists() and not (out / "model.keras").exists()
-
-    assert train(out, "vae", "--epochs", "3") == 2
-    assert "--resume" in capsys.readouterr().err
-    assert train(out, "vae", "--epochs", "3", "--resume") == 0
-    history = json.loads((out / "history.json").read_text())
-    assert len(history["loss"]) == 3 and history["loss"][2] < history["loss"][0]
-    assert not (out / "backup").exists()
-
-
-def test_conditional_model_trains_on_dynamically_binarized_data(small_data_dir, tmp_path):
-    out = tmp_path / "run"
-    assert train(out, "cvae", "--epochs", "1", "--binarize", "dynamic") == 0
-    metrics = json.loads((out / "test_metrics.json").read_text())
-    assert metrics["binarize"] == "dynamic" and np.isfinite(metrics["loss"])
-
-
 @pytest.mark.parametrize("argv, message", [  # more in test_bad_input.py's table
     (["train", "vae", "--dataset", "cifar10"], "--dataset: invalid choice"),
     (["fly"], "invalid choice"),
@@ -184,47 +124,33 @@ def test_bad_command_lines_exit_2_with_one_line(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1, err
 
 
-def test_unwritable_output_fails_before_training(small_data_dir, tmp_path, capsys):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a directory")
-    assert train(blocker / "run", "vae", "--epochs", "1") == 2
-    assert str(blocker) in capsys.readouterr().err
-
-
-def test_train_from_a_recipe_with_command_line_overrides(small_data_dir, tmp_path):
-    recipe = tmp_path / "recipe"
-    recipe.mkdir()
-    (recipe / "recipe.json").write_text(json.dumps(
-        {"model": "vae", "training": {"epochs": 3, "schedule": "cosine", "seed": 5, "learning_rate": 0.002}}))
-    out = tmp_path / "run"
-    assert train(out, "--recipe", str(recipe), "--epochs", "2") == 0
-    metrics = json.loads((out / "test_metrics.json").read_text())
-    assert (metrics["model"], metrics["epochs"], metrics["schedule"], metrics["seed"]) == ("vae", 2, "cosine", 5)
-    assert metrics["learning_rate"] == 0.002 and metrics["batch_size"] == 64
-    assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
-
-
-def test_a_recipe_for_another_model_is_refused(tmp_path, capsys):
-    (tmp_path / "recipe.json").write_text(json.dumps({"model": "vae"}))
-    assert train(tmp_path / "run", "ae", "--recipe", str(tmp_path)) == 2
-    assert "trains 'vae', not 'ae'" in capsys.readouterr().err
-
-
 @pytest.fixture(scope="module")
 def trained_vae(tmp_path_factory, small_mnist):
-    """A two-epoch `keras-vae train vae` run directory."""
+    """A two-epoch `keras-vae train vae` run directory, and what the command printed."""
     directory = write_mnist_npz(tmp_path_factory.mktemp("data"), small_mnist)
-    with pytest.MonkeyPatch.context() as patch:
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.setenv("KERAS_VAE_DATA_DIR", str(directory))
         patch.setenv("KERAS_VAE_ALLOW_VARIANT", "1")  # 512 of MNIST's images: a subset, loaded by choice
-        out = tmp_path_factory.mktemp("runs") / "vae"
-        assert train(out, "vae", "--epochs", "2") == 0
-    return directory, out
+        patch.chdir(tmp_path_factory.mktemp("cwd"))  # no --out: runs/vae here
+        assert cli.main(["train", "vae", "--epochs", "2", "--batch-size", "64", "--seed", "3",
+                         "--verbose", "0"]) == 0
+        out = Path.cwd() / "runs" / "vae"
+    return directory, out, printed.getvalue()
+
+
+def test_train_passes_its_options_to_the_library_call_and_says_what_it_wrote(trained_vae):
+    _, out, printed = trained_vae
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert (metrics["epochs"], metrics["batch_size"], metrics["schedule"], metrics["seed"]) == (2, 64, "constant", 3)
+    assert re.fullmatch(rf"vae: test loss {metrics['loss']:.2f}, kl_loss [\d.]+, reconstruction_loss [\d.]+; "
+                        rf"wrote runs/vae/model.keras, model.weights.h5, history.json, test_metrics.json and "
+                        rf"figures\n", printed), printed
 
 
 @pytest.mark.parametrize("weights", ["model.weights.h5", "model.keras"])
 def test_evaluate_a_run_writes_json(trained_vae, weights, tmp_path, monkeypatch):
-    directory, run = trained_vae
+    directory, run, _ = trained_vae
     monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(directory))
     monkeypatch.setenv("KERAS_VAE_ALLOW_VARIANT", "1")
     report = tmp_path / "metrics.json"
@@ -237,7 +163,7 @@ def test_evaluate_a_run_writes_json(trained_vae, weights, tmp_path, monkeypatch)
 
 
 def test_weights_of_another_model_are_refused(trained_vae, capsys):
-    _, run = trained_vae
+    _, run, _ = trained_vae
     assert cli.main(["evaluate", "ae", "--weights", str(run / "model.weights.h5"), "--limit", "8"]) == 2
     assert "does not fit 'ae'" in capsys.readouterr().err
     assert cli.main(["evaluate", "cvae", "--weights", str(run / "model.keras"), "--limit", "8"]) == 2
@@ -270,7 +196,7 @@ def test_plot_samples_of_the_autoencoder_says_it_has_no_prior(tmp_path, capsys):
 
 
 def test_plot_training_curves_of_a_run(trained_vae, tmp_path):
-    _, run = trained_vae
+    _, run, _ = trained_vae
     assert plot(tmp_path, "training_curves", "vae", "--weights", str(run / "model.weights.h5")) == 0
     assert matplotlib.image.imread(tmp_path / "figures" / "vae-training_curves.png").std() > 0.05
 

@@ -17,21 +17,18 @@ import numpy as np
 import pytest
 from harness import assert_same_weights, finish
 
-from keras_vae import callbacks, cli, data, zoo
+import keras_vae
+from keras_vae import callbacks, cli, data, training, zoo
 
 CRASH = Path(__file__).with_name("crash.py")
-EPOCHS = 5
+EPOCHS = 5  # crash.py's
 
 
-def train_argv(out, *extra):
-    return ["train", "vae", "--epochs", str(EPOCHS), "--batch-size", "64", "--verbose", "0", "--out", str(out),
-            *extra]
-
-
-def keras_vae(*argv, crash=("none", 0), **popen):
-    """Starts `keras-vae ARGV` in a subprocess, killed at the moment `crash` names (see tests/crash.py)."""
-    return subprocess.Popen([sys.executable, str(CRASH), *map(str, crash), *argv], stderr=subprocess.PIPE,
-                            text=True, **popen)
+def run_in_process(out, *resume, crash=("none", 0), **popen):
+    """Starts `keras_vae.train("vae", epochs=5, out=out)` in a subprocess, killed at the moment `crash` names (see
+    tests/crash.py); `run_in_process(out, "--resume")` resumes."""
+    return subprocess.Popen([sys.executable, str(CRASH), *map(str, crash), str(out), *resume],
+                            stderr=subprocess.PIPE, text=True, **popen)
 
 
 def epochs_in(out):
@@ -45,26 +42,26 @@ def backup_epoch(out):
 
 def test_runs_killed_at_any_moment_resume_to_the_uninterrupted_result(small_data_dir, tmp_path):
     reference, out = tmp_path / "reference", tmp_path / "run"
-    assert finish(keras_vae(*train_argv(reference)))[0] == 0
+    assert finish(run_in_process(reference))[0] == 0
 
     # killed with the first backup's weights half written: there is nothing to resume from yet
-    assert finish(keras_vae(*train_argv(out), crash=("torn", 1)))[0] == -signal.SIGKILL
+    assert finish(run_in_process(out, crash=("torn", 1)))[0] == -signal.SIGKILL
     assert not (out / "backup").exists() and epochs_in(out) == 1
 
     # resumed (from the start), then killed between the renames that put the third backup in place
-    assert finish(keras_vae(*train_argv(out, "--resume"), crash=("swap", 3)))[0] == -signal.SIGKILL
+    assert finish(run_in_process(out, "--resume", crash=("swap", 3)))[0] == -signal.SIGKILL
     assert not (out / "backup").exists() and epochs_in(out) == 3
 
     # resumed from the second epoch's backup, then killed from outside at a random moment after epoch 4's end:
     # in epoch 5, in a backup's swap or while the outputs are written (the backup goes last, renamed away first)
-    run = keras_vae(*train_argv(out, "--resume"))
+    run = run_in_process(out, "--resume")
     while epochs_in(out) < 4 and run.poll() is None:
         time.sleep(0.01)
     time.sleep(random.uniform(0, 0.5))
     run.kill()
     assert finish(run)[0] == -signal.SIGKILL, "the run ended before it was killed"
 
-    status, err = finish(keras_vae(*train_argv(out, "--resume")))
+    status, err = finish(run_in_process(out, "--resume"))
     assert status == 0 or "already holds a trained model.keras" in err, err  # killed once it had removed its backup
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in reference.iterdir())
     history, expected = (json.loads((d / "history.json").read_text()) for d in (out, reference))
@@ -85,9 +82,9 @@ def files_of_at_most_50_kb():
 
 def test_a_full_disk_fails_cleanly_and_the_previous_backup_survives(small_data_dir, tmp_path):
     out = tmp_path / "run"
-    assert finish(keras_vae(*train_argv(out), crash=("swap", 3)))[0] == -signal.SIGKILL
-    status, err = finish(keras_vae(*train_argv(out, "--resume"), preexec_fn=files_of_at_most_50_kb))
-    assert status == 2 and "could not write the backup of epoch 3" in err and "previous backup is unchanged" in err
+    assert finish(run_in_process(out, crash=("swap", 3)))[0] == -signal.SIGKILL
+    status, err = finish(run_in_process(out, "--resume", preexec_fn=files_of_at_most_50_kb))
+    assert status == 1 and "could not write the backup of epoch 3" in err and "previous backup is unchanged" in err
     assert backup_epoch(out) == 2 and not list(out.glob(".backup*"))
     model = zoo.get("vae")
     model.compile(optimizer="adam")
@@ -95,12 +92,12 @@ def test_a_full_disk_fails_cleanly_and_the_previous_backup_survives(small_data_d
     model.load_weights(out / "backup" / "latest.weights.h5")  # whole and loadable
 
 
-def test_the_disk_space_a_run_needs_is_checked_before_training(small_data_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli.shutil, "disk_usage", lambda path: type("usage", (), {"free": 100_000})())
+def test_the_disk_space_a_run_needs_is_checked_before_training(small_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(training.shutil, "disk_usage", lambda path: type("usage", (), {"free": 100_000})())
     out = tmp_path / "run"
-    assert cli.main(train_argv(out)) == 2
-    assert "has 0.1 MB free; this run writes about" in capsys.readouterr().err
-    assert not (out / "history.json").exists()
+    with pytest.raises(OSError, match="has 0.1 MB free; this run writes about"):
+        keras_vae.train("vae", out=out, verbose=0)
+    assert list(out.iterdir()) == []
 
 
 class NaNBatch(data.EpochBatches):
@@ -153,10 +150,11 @@ def test_the_training_callbacks_leave_batch_callbacks_off_the_training_thread(sm
 
 def test_a_diverging_cli_run_exits_2_naming_the_epoch_and_batch(small_data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    assert cli.main(train_argv(out, "--learning-rate", "1e12")) == 2
+    assert cli.main(["train", "vae", "--epochs", "2", "--batch-size", "64", "--learning-rate", "1e12", "--verbose",
+                     "0", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert re.search(r"^keras-vae: error: the training loss became (nan|inf) at epoch \d, batch \d+;", err), err
-    assert "start a new --out" in err and not (out / "model.keras").exists()
+    assert "start a new out folder" in err and not (out / "model.keras").exists()
 
 
 def test_the_log_variance_is_clipped_so_exp_cannot_overflow():

@@ -34,10 +34,11 @@ KINDS = ("latent_scatter", "latent_histograms", "manifold", "reconstructions", "
 # imported on first use, so that `KINDS` needs neither matplotlib nor a backend (the command line's parser)
 __getattr__, __dir__, _loaded_on_use = _lazy.attach(
     __name__,
-    submodules=["canvas", "comparison", "curves", "encodings", "images", "latent"],
+    submodules=["canvas", "comparison", "curves", "encodings", "images", "kinds", "latent"],
     attributes={"canvas": ["image_grid", "save"], "comparison": ["GridCheck", "ae_vs_vae", "grid_check"],
                 "curves": ["training_curves"],
                 "images": ["class_means", "interpolation", "manifold", "reconstructions", "samples"],
+                "kinds": ["draw", "manifold_range"],
                 "latent": ["latent_histograms", "latent_scatter"]},
 )
 __all__ = ["KINDS", *_loaded_on_use]
