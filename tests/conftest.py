@@ -7,9 +7,21 @@ from pathlib import Path
 import keras
 import pytest
 
+#: the backend that runs the tests marked backend_independent: README's test command runs it first
+FULL_BACKEND = "tensorflow"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if "KERAS_VAE_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
     os.environ["KERAS_VAE_DATA_DIR"] = str(SHARED_DATA)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Runs the tests marked backend_independent once, under FULL_BACKEND: no case is tested twice."""
+    if keras.config.backend() == FULL_BACKEND:
+        return
+    independent = [item for item in items if item.get_closest_marker("backend_independent")]
+    if independent:
+        config.hook.pytest_deselected(items=independent)
+        items[:] = [item for item in items if not item.get_closest_marker("backend_independent")]
 
 
 @pytest.fixture(scope="session")

@@ -67,6 +67,7 @@ def test_quick_run_writes_the_table_and_the_plot(quick):
     assert matplotlib.image.imread(out.with_suffix(".png")).std() > 0.05
 
 
+@pytest.mark.backend_independent
 def test_an_unknown_model_is_refused_with_the_known_ones():
     done = throughput("--quick", "--models", "conv_vea", "--out", "unused")
     assert done.returncode != 0 and "Did you mean 'conv_vae'" in done.stderr
@@ -92,6 +93,7 @@ VAE_LAYERS = [
 ]
 
 
+@pytest.mark.backend_independent
 def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
     """The dense VAE at `--quick`'s settings (`--quick` itself times the conv VAE, whose gradients XLA's CPU
     compiles slowly)."""
@@ -109,6 +111,7 @@ def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
     assert "| decoder | logits | Dense | 784 |" in out.with_suffix(".md").read_text()
 
 
+@pytest.mark.backend_independent
 def test_policy_quality_trains_and_tests_under_each_policy(tmp_path, mnist):
     out = tmp_path / "quality"
     policies = ["float32", "mixed_bfloat16"]

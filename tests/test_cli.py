@@ -29,6 +29,7 @@ def python(*args, env=None):
     return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True)
 
 
+@pytest.mark.backend_independent
 def test_list_prints_every_model_with_its_description_in_one_column(capsys):
     assert cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -38,6 +39,7 @@ def test_list_prints_every_model_with_its_description_in_one_column(capsys):
     assert len(columns) == 1 and columns.pop() > len("conv_vae_fashion")
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("argv", [["list"], ["--help"], ["train", "--help"], ["plot", "--help"]])
 def test_list_and_help_import_no_backend(argv):
     run = python("-c", f"""
@@ -54,6 +56,7 @@ assert status == 0 and not loaded, (status, loaded)
     assert run.stdout.strip()
 
 
+@pytest.mark.backend_independent
 def test_import_keras_vae_starts_no_backend_and_loads_modules_on_first_use():
     run = python("-c", f"""
 import sys
@@ -76,6 +79,7 @@ NATIVE_LINES = {  # what TensorFlow's libraries write as they load, by severity,
 }
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("level, kept", [("0", ["notice", "I", "W", "E", "other"]), ("2", ["E", "other"]),
                                          ("3", ["other"])])
 def test_lines_a_library_logs_as_it_loads_are_dropped_below_tf_cpp_min_log_level(level, kept, tmp_path, monkeypatch,
@@ -89,6 +93,7 @@ def test_lines_a_library_logs_as_it_loads_are_dropped_below_tf_cpp_min_log_level
     assert capfd.readouterr().err == "".join(NATIVE_LINES[kind] for kind in kept)
 
 
+@pytest.mark.backend_independent
 def test_a_real_command_on_tensorflow_writes_no_tensorflow_log_lines():
     env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
     run = python("-m", "keras_vae.cli", "evaluate", "vae", "--pretrained", "--limit", "16", "--k", "2",
@@ -98,6 +103,7 @@ def test_a_real_command_on_tensorflow_writes_no_tensorflow_log_lines():
     assert not native, run.stderr
 
 
+@pytest.mark.backend_independent
 @pytest.mark.parametrize("argv, message", [  # more in test_bad_input.py's table
     (["train", "vae", "--dataset", "cifar10"], "--dataset: invalid choice"),
     (["fly"], "invalid choice"),

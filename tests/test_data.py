@@ -19,6 +19,8 @@ import pytest
 
 from keras_vae import data
 
+pytestmark = pytest.mark.backend_independent  # file formats and NumPy arrays: no backend changes them
+
 
 def _real_mnist_dir() -> Path | None:
     candidates = [Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"]

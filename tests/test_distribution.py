@@ -115,7 +115,7 @@ def test_batches_the_devices_cannot_share_are_refused_before_anything_is_written
     argv = train_argv(root / "uneven", "--distribute", mode)
     argv[argv.index("--batch-size") + 1] = str(8 * devices + 1)
     status, err = finish(start(devices, argv, data_dir))
-    assert status == 2 and f"--batch-size {8 * devices + 1} does not split across {devices} replicas" in err, err
+    assert status == 2 and f"batch_size {8 * devices + 1} does not split across {devices} replicas" in err, err
     assert not (root / "uneven").exists()
 
 

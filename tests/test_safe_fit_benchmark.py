@@ -14,6 +14,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
+@pytest.mark.backend_independent
 def test_quick_run_times_each_way_and_reports_the_overhead(tmp_path):
     out = tmp_path / "safe_fit"
     done = subprocess.run([sys.executable, str(BENCHMARKS / "safe_fit.py"), "--quick", "--backends",

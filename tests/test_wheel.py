@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.backend_independent  # packaging: no backend changes what the wheel holds
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHECK = """
