@@ -68,7 +68,7 @@ def test_one_host_data_parallel_training_matches_one_device(runs):
 
 @pytest.mark.skipif(BACKEND == "torch", reason="PyTorch has no engine: test_torch_refuses_every_engine")
 def test_batch_norm_statistics_span_the_replicas(tmp_path):
-    """conv_vae_bn's SGD step split across replicas: batch norm normalises with the global batch's statistics
+    """An SGD step of conv_vae_bn's design split across replicas: batch norm normalises with the global batch's statistics
     (on TensorFlow, as a synchronized layer while it trains), so losses and weights are one device's."""
     mode, devices = LOCAL[BACKEND]
     for count, name in ((1, "one"), (devices, "split")):
