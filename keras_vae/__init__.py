@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["callbacks", "data", "distribution", "evaluate", "export", "losses", "models", "plots", "recipes",
-                "training", "zoo"],
+                "tensorboard", "training", "zoo"],
     attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "DenseBody", "ConvBody"],
                 "training": ["train", "TrainingRun"]},
 )

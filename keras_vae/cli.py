@@ -73,7 +73,8 @@ def train(args):
 
     name = args.name or (recipes.read(args.recipe)["model"] if args.recipe else None)
     run = train_run(name, out=args.out or (name and f"runs/{name}"), recipe=args.recipe, resume=args.resume,
-                    distribute=args.distribute, verbose=args.verbose, **{key: getattr(args, key) for key in SETTINGS})
+                    distribute=args.distribute, tensorboard=args.tensorboard, verbose=args.verbose,
+                    **{key: getattr(args, key) for key in SETTINGS})
     if run.out is not None:  # None: another worker of a multi-worker run
         names = sorted(run.test_metrics, key=lambda key: (key != "loss", key))
         terms = ", ".join(f"{key} {run.test_metrics[key]:.2f}" for key in names)
@@ -202,6 +203,8 @@ def _parser():
     command.add_argument("--seed", type=int, help=f"default {defaults['seed']}")
     command.add_argument("--out", help="output directory (default: runs/NAME)")
     command.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    command.add_argument("--tensorboard", metavar="DIR", help="also write TensorBoard logs to DIR: loss terms, "
+                                                              "reconstructions and samples per epoch")
     command.add_argument("--distribute", choices=distribution.MODES,
                          help="split each batch across devices (see README, 'Training on several devices')")
     command.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1, help="Keras progress output")

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from keras_vae import data, distribution, plots, recipes, zoo
+from keras_vae import tensorboard as logs
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
 from keras_vae.files import (atomic_path, check_directory, recover_directory, remove_directory, remove_partial_files,
                              write_json)
@@ -59,7 +60,7 @@ class TrainingRun:
 
 
 def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute=None, callbacks=(),
-          verbose="auto", **settings):
+          tensorboard=None, verbose="auto", **settings):
     """Trains a zoo model (or one of your own) the way `keras-vae train` does, and measures it on the test set.
 
     Args:
@@ -70,6 +71,8 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
         resume: continue the interrupted run in `out` from its last completed epoch.
         distribute: split each batch across devices: one of `keras_vae.distribution.MODES`.
         callbacks: more Keras callbacks for `fit`, after the run's own.
+        tensorboard: a folder for TensorBoard logs: the loss terms and image grids of reconstructions and samples,
+            per epoch (see `keras_vae.tensorboard`; needs TensorFlow installed, on any backend).
         verbose: `fit`'s progress output: "auto", 0, 1 or 2.
         **settings: as `keras-vae train`'s options: `dataset`, `binarize`, `epochs`, `batch_size`,
             `learning_rate`, `schedule`, `seed` (see `recipes.TRAINING_DEFAULTS`), and `latent_dim` for a zoo
@@ -99,9 +102,11 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
         model_or_name = name  # the recipe's, when None
     if resume and out is None:
         raise ValueError("resume=True continues the run in `out`: pass the out folder of the interrupted run")
+    if tensorboard is not None:
+        check_directory(Path(tensorboard), "tensorboard")
     with distribution.scope(distribute) if distribute else contextlib.nullcontext():
         return _run(model_or_name, name, settings, None if out is None else Path(out), resume, list(callbacks),
-                    verbose)
+                    tensorboard, verbose)
 
 
 def _settings(model_or_name, recipe, given):
@@ -149,7 +154,7 @@ def _check_own_model(model, settings, distribute):
                          "zoo name, or build the model inside keras_vae.distribution.scope(...) and call fit")
 
 
-def _run(model_or_name, name, settings, out, resume, callbacks, verbose):
+def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, verbose):
     keras.utils.set_random_seed(settings["seed"])
     batch_size = settings["batch_size"]
     (x_train, y_train), (x_test, y_test) = data.load(settings["dataset"], binarize=settings["binarize"],
@@ -172,6 +177,8 @@ def _run(model_or_name, name, settings, out, resume, callbacks, verbose):
     if out is not None:
         own += [HistoryWriter(out / "history.json", resume=resume),
                 BackupAndRestore(out / "backup", delete_checkpoint=False)]
+    if tensorboard is not None and not distribution.worker_index():  # one worker writes the logs
+        own += logs.callbacks(tensorboard, x_test, y_test if labelled else None)
     try:
         fitted = model.fit(batches, epochs=settings["epochs"], shuffle=False,  # the batches shuffle, by epoch
                            validation_data=(x_test, y_test) if labelled else (x_test,),
@@ -182,7 +189,7 @@ def _run(model_or_name, name, settings, out, resume, callbacks, verbose):
         raise NonFiniteLossError(f"{error}. The last completed epoch's backup is kept in {out / 'backup'}; a resumed "
                                  "run would repeat the same steps, so start a new out folder with other settings"
                                  ) from None
-    history = own[1].history if out is not None else fitted.history
+    history = own[1].history if out is not None else fitted.history  # own[1]: the HistoryWriter
     test = model.evaluate(x_test, y_test if labelled else None, batch_size=batch_size, verbose=0, return_dict=True)
     run = TrainingRun(model, {key: [float(v) for v in values] for key, values in history.items()},
                       {key: float(value) for key, value in test.items()}, settings, out)

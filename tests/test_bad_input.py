@@ -268,6 +268,8 @@ CLI_ROWS = [
     row("--recipe a regular file", ["train", "--recipe", "{files}/a-file"], FileNotFoundError, "no recipe.json in"),
     row("train --out a regular file", ["train", "vae", "--out", "{files}/a-file"], NotADirectoryError,
         "a-file is a file, not a directory"),
+    row("train --tensorboard a regular file", ["train", "vae", "--tensorboard", "{files}/a-file"], NotADirectoryError,
+        "a-file is a file, not a directory"),
     row("plot --out below a regular file", ["plot", "manifold", "vae", "--pretrained", "--limit", "100",
                                             "--out", "{files}/a-file/figs"], NotADirectoryError, "a-file is a file"),
     row("plot --out a regular file", ["plot", "training_curves", "vae", "--history", "{files}/history.json",

@@ -134,3 +134,35 @@ def test_an_unwritable_out_fails_before_training(small_data_dir, tmp_path, monke
     with pytest.raises(NotADirectoryError, match="a-file"):
         keras_vae.train("vae", out=blocker / "run", **QUIET)
     assert sorted(os.listdir(tmp_path)) == ["a-file", "data"]
+
+
+def events(folder):
+    """tag -> [(step, value as a NumPy array)] of the TensorBoard event files in `folder`."""
+    import tensorflow as tf
+
+    found = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, tf.make_ndarray(value.tensor)))
+    return found
+
+
+def test_tensorboard_logs_the_loss_terms_and_image_grids_per_epoch(small_data_dir, small_mnist, tmp_path):
+    import tensorflow as tf
+
+    run = keras_vae.train("cvae", epochs=2, tensorboard=tmp_path / "logs", **QUIET)
+    for folder, prefix in (("train", ""), ("validation", "val_")):
+        logged = events(tmp_path / "logs" / folder)
+        for term in ("loss", "reconstruction_loss", "kl_loss"):
+            steps, values = zip(*logged[f"epoch_{term}"])
+            assert steps == (0, 1) and [float(v) for v in values] == pytest.approx(run.history[prefix + term])
+    images = events(tmp_path / "logs" / "images")
+    assert [step for step, _ in images["reconstructions"]] == [step for step, _ in images["samples"]] == [0, 1]
+    grids = {tag: [tf.io.decode_png(value[2]).numpy() / 255 for _, value in logged] for tag, logged in images.items()}
+    # 2 rows of 8 tiles of 28 x 28, 2 pixels apart; the top row holds the first 8 test images as they are
+    assert grids["reconstructions"][0].shape == (58, 238, 1)
+    _, (x_test, _) = small_mnist
+    np.testing.assert_allclose(grids["reconstructions"][0][:28, 30:58], x_test[1], atol=1 / 255)
+    # the same prior draws each epoch, decoded by the weights of that epoch
+    assert np.abs(grids["samples"][1] - grids["samples"][0]).mean() > 0.01
