@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 import throughput  # noqa: E402
 
 WAYS = {"arrays": "fit on arrays", "epoch_batches": "fit on EpochBatches", "train_command": "keras-vae train's fit"}
-QUICK = {"images": 2048, "epochs": 2, "rounds": 2}
+QUICK = {"images": 512, "epochs": 2, "rounds": 2}
 #: wall-clock seconds, which a user waits, and the process's CPU seconds, which other processes disturb less
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 

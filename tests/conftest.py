@@ -2,10 +2,18 @@
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
-import keras
-import pytest
+# JAX compiles the same training steps again in many tests and in their subprocesses (killed and resumed runs, the
+# replicas): a persistent compilation cache shared by the session's processes compiles each once (set before
+# anything imports JAX; subprocesses inherit it). It only stores XLA's output, so no result depends on it.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(tempfile.gettempdir()) / "keras_vae-tests-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import keras  # noqa: E402
+import pytest  # noqa: E402
 
 #: the backend that runs the tests marked backend_independent: README's test command runs it first
 FULL_BACKEND = "tensorflow"
