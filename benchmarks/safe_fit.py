@@ -23,9 +23,7 @@ and OUT.md; OUT defaults to benchmarks/results/<device>-safe-fit.
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,19 +51,6 @@ def _parser():
     parser.add_argument("--out", help="path without suffix (default benchmarks/results/<device>-safe-fit)")
     parser.add_argument("--worker", nargs=2, metavar=("SETTINGS", "RESULTS"), help=argparse.SUPPRESS)
     return parser
-
-
-def run_backend(backend, settings):
-    """Runs this script's `--worker` under KERAS_BACKEND=`backend`; returns its results."""
-    with tempfile.TemporaryDirectory() as tmp:
-        settings_path, results_path = Path(tmp) / "settings.json", Path(tmp) / "results.json"
-        settings_path.write_text(json.dumps(settings))
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        done = subprocess.run([sys.executable, __file__, "--worker", str(settings_path), str(results_path)], env=env,
-                              capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"the {backend} worker failed:\n{done.stderr[-4000:]}")
-        return json.loads(results_path.read_text())
 
 
 def _compiled(name):
@@ -211,7 +196,7 @@ def main(argv=None):
 
     zoo.entry(settings["model"])  # an unknown name fails now, with the known ones listed
     start = time.perf_counter()
-    results = [run_backend(backend, settings) for backend in args.backends]
+    results = [throughput.run_backend(backend, settings, (__file__, "--worker")) for backend in args.backends]
     report = throughput.report_of("safe_fit.py", argv, {**settings, "backends": args.backends}, results, start)
     out = Path(args.out) if args.out else HERE / "results" / (throughput._slug(report["device"]) + "-safe-fit")
     throughput.write_report(out, report, markdown(report))

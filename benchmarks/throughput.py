@@ -98,14 +98,20 @@ def settings_from(args):
     return settings
 
 
-def run_backend(backend, settings):
-    """Runs `worker.py` under KERAS_BACKEND=`backend`; returns its results."""
+def run_backend(backend, settings, worker=(str(HERE / "worker.py"),)):
+    """Runs a worker script in a process of its own under KERAS_BACKEND=`backend`; returns its results.
+
+    Args:
+        backend: the Keras backend.
+        settings: what the worker measures, passed as a JSON file.
+        worker: the script and its arguments before the settings and results files (default `worker.py`).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         settings_path, results_path = Path(tmp) / "settings.json", Path(tmp) / "results.json"
         settings_path.write_text(json.dumps(settings))
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent), env.get("PYTHONPATH", "")])
-        done = subprocess.run([sys.executable, str(HERE / "worker.py"), str(settings_path), str(results_path)],
+        done = subprocess.run([sys.executable, *worker, str(settings_path), str(results_path)],
                               env=env, capture_output=True, text=True)
         if done.returncode:
             raise RuntimeError(f"the {backend} worker failed:\n{done.stderr[-4000:]}")
