@@ -92,6 +92,7 @@ def read(folder):
     training = recipe.get("training", {})
     if not isinstance(training, dict):
         raise RecipeError(f"{path}: \"training\" must be an object")
+    _check_keys("training", training, TRAINING_DEFAULTS, path)
     check_training(training, f"{path}: training")
     weights = recipe.get("weights")
     if weights is not None:
@@ -104,10 +105,10 @@ def read(folder):
 
 
 def check_training(settings, where):
-    """Refuses training settings with unknown keys or wrong values.
+    """Refuses training settings with wrong values.
 
     Args:
-        settings: training key -> value, some of `TRAINING_DEFAULTS`'s keys.
+        settings: training key -> value, some of `TRAINING_DEFAULTS`'s keys (unknown keys are the caller's check).
         where: how the error names them, e.g. `"zoo/vae/recipe.json: training"`.
 
     Raises:
@@ -116,9 +117,6 @@ def check_training(settings, where):
     Example:
         >>> check_training({"epochs": 0}, "train()")    # RecipeError: train() epochs must be a positive integer, got 0
     """
-    unknown = sorted(set(settings) - set(TRAINING_DEFAULTS))
-    if unknown:
-        raise RecipeError(f"{where}: unknown key(s) {unknown}; expected some of {sorted(TRAINING_DEFAULTS)}")
     for key, value in settings.items():
         valid, expected = _TRAINING_VALUES[key]
         if not valid(value):

@@ -102,8 +102,9 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
         model_or_name = name  # the recipe's, when None
     if resume and out is None:
         raise ValueError("resume=True continues the run in `out`: pass the out folder of the interrupted run")
-    if tensorboard is not None:
-        check_directory(Path(tensorboard), "tensorboard")
+    for folder, what in ((out, "out"), (tensorboard, "tensorboard")):  # before the data is read
+        if folder is not None:
+            check_directory(Path(folder), what)
     with distribution.scope(distribute) if distribute else contextlib.nullcontext():
         return _run(model_or_name, name, settings, None if out is None else Path(out), resume, list(callbacks),
                     tensorboard, verbose)
@@ -161,10 +162,10 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
                                                      batch_size=batch_size, seed=settings["seed"])
     distribution.check_batches(batch_size, len(y_train))  # before anything is written
     distribution.check_batches(batch_size, len(y_test))
-    if out is not None and distribution.worker_index():  # another worker: the same steps, its files in scratch
-        out = out / f".worker-{distribution.worker_index()}"
+    worker = distribution.worker_index()
+    if out is not None and worker:  # another worker: the same steps, its files in scratch
+        out = out / f".worker-{worker}"
     if out is not None:
-        check_directory(out, "out")
         _prepare_out(out, resume)  # after the data: a run that cannot start leaves no directory
     model = _model(model_or_name, settings)
     if out is not None:
@@ -174,10 +175,10 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
     batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(
         x_train, y_train if labelled else None, batch_size=batch_size, seed=settings["seed"])
     own = [StopOnNonFiniteLoss()]  # first: a failed epoch reaches no history or backup
+    writer = None if out is None else HistoryWriter(out / "history.json", resume=resume)
     if out is not None:
-        own += [HistoryWriter(out / "history.json", resume=resume),
-                BackupAndRestore(out / "backup", delete_checkpoint=False)]
-    if tensorboard is not None and not distribution.worker_index():  # one worker writes the logs
+        own += [writer, BackupAndRestore(out / "backup", delete_checkpoint=False)]
+    if tensorboard is not None and not worker:  # one worker writes the logs
         own += logs.callbacks(tensorboard, x_test, y_test if labelled else None)
     try:
         fitted = model.fit(batches, epochs=settings["epochs"], shuffle=False,  # the batches shuffle, by epoch
@@ -189,13 +190,13 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
         raise NonFiniteLossError(f"{error}. The last completed epoch's backup is kept in {out / 'backup'}; a resumed "
                                  "run would repeat the same steps, so start a new out folder with other settings"
                                  ) from None
-    history = own[1].history if out is not None else fitted.history  # own[1]: the HistoryWriter
+    history = fitted.history if writer is None else writer.history  # the writer's holds a resumed run's start
     test = model.evaluate(x_test, y_test if labelled else None, batch_size=batch_size, verbose=0, return_dict=True)
     run = TrainingRun(model, {key: [float(v) for v in values] for key, values in history.items()},
                       {key: float(value) for key, value in test.items()}, settings, out)
     if out is not None:
         _write(run, name, x_test, y_test)
-        if distribution.worker_index():
+        if worker:
             shutil.rmtree(out)
             return dataclasses.replace(run, out=None)
     return run

@@ -127,7 +127,7 @@ WEIGHTS = {"file": "model.weights.h5", "sha256": "0" * 64}
     pytest.param({"model": "vae", "weights": "model.weights.h5"}, '"weights" must be {"file": NAME, "sha256": HEX}',
                  id="weights a string"),
     pytest.param({"model": "vae", "code": "print('hi')"}, "unknown top-level key(s) ['code']", id="unknown key"),
-    pytest.param({"model": "vae", "training": {"callbacks": []}}, "training: unknown key(s) ['callbacks']",
+    pytest.param({"model": "vae", "training": {"callbacks": []}}, "unknown training key(s) ['callbacks']",
                  id="unknown training key"),
     pytest.param({"model": "vae", "training": {"epochs": "__import__('os').system('touch pwned')"}},
                  "training epochs must be a positive integer, got \"__import__", id="code as a string"),
