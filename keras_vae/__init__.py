@@ -10,10 +10,10 @@ Example:
     >>> model.fit(x_train, epochs=12, batch_size=32)
     >>> trained = keras_vae.zoo.get("conv_vae", pretrained=True)
     >>> keras_vae.evaluate.reconstruction_error(trained, x_test)
-    >>> keras_vae.export.export_saved_model(trained, "exported/conv_vae")
+    >>> keras_vae.export.export(trained, "exported/conv_vae")                # or format="onnx" / "litert"
 
 Importing the package starts no backend: each module (and each model class) is imported when it is first used,
-so `keras_vae.export` (TensorFlow SavedModel export) needs TensorFlow only once it is called, and
+so `keras_vae.export` (SavedModel, ONNX and LiteRT export) needs TensorFlow only once it is called, and
 `keras_vae.plots` (the tutorials' figures) loads matplotlib only then. To load a `.keras` file with Keras's own
 `keras.saving.load_model`, import the classes first (`import keras_vae.models`), or use
 `keras_vae.zoo.load_model`, which does.

@@ -6,6 +6,7 @@
     keras-vae train --recipe zoo/conv_vae --out runs/conv_vae            # reproduce a zoo entry
     keras-vae evaluate conv_vae --pretrained --json zoo/conv_vae/metrics.json
     keras-vae export conv_vae exported/conv_vae --pretrained             # TensorFlow SavedModel
+    keras-vae export conv_vae exported/conv_vae.tflite --pretrained --format litert   # or --format onnx
     keras-vae plot manifold vae --pretrained --out figures               # the tutorials' figures
 
 `keras-vae list` and `--help` answer without importing keras or a backend: what they show is plain data. The
@@ -107,11 +108,12 @@ def evaluate(args):
 
 
 def export(args):
-    """`keras-vae export`: writes a TensorFlow SavedModel with encode/decode/reconstruct/sample signatures."""
-    from keras_vae.export import export_saved_model
+    """`keras-vae export`: writes a SavedModel, ONNX files or a LiteRT file with the encode/decode/reconstruct
+    endpoints (keras_vae.export)."""
+    from keras_vae.export import export as write_export
 
-    export_saved_model(_trained_model(args), args.out, overwrite=args.overwrite)
-    print(f"wrote the SavedModel of {args.name} to {args.out}")
+    write_export(_trained_model(args), args.out, format=args.format, overwrite=args.overwrite)
+    print(f"wrote the {args.format} export of {args.name} to {args.out}")
     return 0
 
 
@@ -222,9 +224,12 @@ def _parser():
     command.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     command.set_defaults(func=evaluate, imports=("keras",))
 
-    command = commands.add_parser("export", help="export a trained model as a TensorFlow SavedModel")
+    command = commands.add_parser("export", help="export a trained model as a SavedModel, ONNX or LiteRT")
     _add_model_arguments(command)
-    command.add_argument("out", help="the SavedModel directory to write")
+    command.add_argument("out", help="the directory to write (litert: the .tflite file)")
+    command.add_argument("--format", choices=("saved_model", "onnx", "litert"), default="saved_model",
+                         help="saved_model (TensorFlow), onnx (onnxruntime) or litert (ai-edge-litert); "
+                              "default saved_model")
     command.add_argument("--overwrite", action="store_true", help="replace an existing export at OUT")
     command.set_defaults(func=export, imports=("keras", "tensorflow"))
 

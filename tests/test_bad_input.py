@@ -117,6 +117,7 @@ def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("inputs")
     (folder / "a-file").write_text("a regular file, not a directory")
     (folder / "weights-dir.weights.h5").mkdir()
+    (folder / "model-dir.tflite").mkdir()
     (folder / "weights.txt").write_text("not weights")
     (folder / "not-json.json").write_text("{not json")
     (folder / "list.json").write_text("[1, 2]")
@@ -220,7 +221,14 @@ API_ROWS = [
     row("export below a regular file", lambda m: export.export_saved_model(m.vae, m.files / "a-file" / "vae"),
         NotADirectoryError, "a-file is a file, not a directory"),
     row("export over a regular file", lambda m: export.export_saved_model(m.vae, m.files / "a-file", overwrite=True),
-        FileExistsError, "a-file exists and is not a SavedModel"),
+        FileExistsError, "a-file exists and is not a saved_model export"),
+    row("export in an unknown format", lambda m: export.export(m.vae, m.files / "vae", "tflite"), ValueError,
+        "unknown export format 'tflite'; choose one of saved_model, onnx, litert"),
+    row("LiteRT export not named .tflite", lambda m: export.export(m.vae, m.files / "vae.lite", "litert"),
+        ValueError, "a litert export is one file named *.tflite"),
+    row("LiteRT export over a directory", lambda m: export.export(m.vae, m.files / "model-dir.tflite", "litert",
+                                                                  overwrite=True),
+        FileExistsError, "model-dir.tflite exists and is not a litert export"),
 ]
 
 
