@@ -130,3 +130,22 @@ def test_policy_quality_trains_and_tests_under_each_policy(tmp_path, mnist):
     float32, bfloat16 = (run["test"]["loss"] for run in report["runs"])
     assert abs(bfloat16 - float32) < 0.02 * float32  # what bfloat16 costs in quality: 0.1 to 0.5% here
     assert "| mixed_bfloat16 |" in out.with_suffix(".md").read_text()
+
+
+@pytest.mark.backend_independent
+def test_export_formats_sizes_and_times_every_endpoint_of_every_format(tmp_path):
+    out = tmp_path / "export"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "export_formats.py"), "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = json.loads(out.with_suffix(".json").read_text())["backends"]
+    formats = result["models"]["vae"]
+    assert list(formats) == ["saved_model", "onnx", "litert"]
+    weights = sum(math.prod(w.shape) for w in zoo.get("vae").weights) * 4  # float32 bytes
+    for format, cell in formats.items():
+        # each holds the weights (ONNX once per file: encode's, decode's, and both in reconstruct's)
+        assert weights < cell["bytes"] < (2.5 if format == "onnx" else 1.5) * weights + 2e6, (format, cell["bytes"])
+        for endpoint in ("encode", "decode", "reconstruct"):
+            seconds = cell[endpoint]["seconds"]
+            assert len(seconds) == 2 and all(math.isfinite(s) and s > 0 for s in seconds)
+    assert "| vae | litert |" in out.with_suffix(".md").read_text()
