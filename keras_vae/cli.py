@@ -80,7 +80,7 @@ def train(args):
         names = sorted(run.test_metrics, key=lambda key: (key != "loss", key))
         terms = ", ".join(f"{key} {run.test_metrics[key]:.2f}" for key in names)
         print(f"{name}: test {terms}; wrote {run.out}/model.keras, {recipes.WEIGHTS_FILE}, history.json, "
-              "test_metrics.json and figures")
+              "test_metrics.json, figures and preset/")
     return 0
 
 

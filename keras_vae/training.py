@@ -5,8 +5,9 @@ dataset, checks that the batches split evenly across the replicas, compiles the 
 cosine rate), fits it on `data.EpochBatches` (an order a resumed run repeats) with the NaN stop first, and
 measures the test set. Given an `out` folder it also writes, each file atomically: history.json after every
 epoch, a backup (weights, optimizer, RNG and data order) that `resume=True` continues from bit for bit,
-model.keras, model.weights.h5, test_metrics.json and figures; it checks the free space first, refuses to
-overwrite a finished run, and deletes the backup only once everything is written. Without `out`, nothing is
+model.keras, model.weights.h5, test_metrics.json, figures and preset/ (the trained model in keras-hub's preset
+layout, its card holding the test metrics: `keras_vae.zoo.save_preset`); it checks the free space first, refuses
+to overwrite a finished run, and deletes the backup only once everything is written. Without `out`, nothing is
 written.
 
 Example:
@@ -230,14 +231,14 @@ def _check_free_space(out, model):
     """Refuses to start when `out`'s disk cannot hold what the run writes.
 
     The run writes the backup (weights and Adam's two moments: 3 copies of the weights, twice while a new
-    backup replaces the old), model.keras (3 copies), model.weights.h5 (1) and figures (under 1 MB).
+    backup replaces the old), model.keras (3 copies), model.weights.h5 (1), preset/ (1) and figures (under 1 MB).
     """
     weights = sum(math.prod(v.shape) * np.dtype(v.dtype).itemsize for v in model.weights)
-    needed = 10 * weights + 2**20
+    needed = 11 * weights + 2**20
     free = shutil.disk_usage(out).free
     if free < needed:
         raise OSError(f"{out} has {free / 2**20:.1f} MB free; this run writes about {needed / 2**20:.1f} MB "
-                      "(backups, model.keras, weights, figures): free some space or choose another out folder")
+                      "(backups, model.keras, weights, preset, figures): free some space or choose another out folder")
 
 
 def _optimizer(settings, steps_per_epoch):
@@ -248,8 +249,8 @@ def _optimizer(settings, steps_per_epoch):
 
 
 def _write(run, name, x_test, y_test):
-    """Writes the weights (without the optimizer's state: a third of the size), model.keras, test_metrics.json and
-    the figures, then deletes the backup: a crash before that point resumes from it."""
+    """Writes the weights (without the optimizer's state: a third of the size), model.keras, test_metrics.json, the
+    preset and the figures, then deletes the backup: a crash before that point resumes from it (and rewrites them)."""
     out, model = run.out, run.model
     inference = type(model).from_config(model.get_config())
     inference.set_weights(model.get_weights())
@@ -257,8 +258,10 @@ def _write(run, name, x_test, y_test):
         inference.save_weights(tmp)
     with atomic_path(out / "model.keras") as tmp:
         model.save(tmp)
-    write_json(out / "test_metrics.json", {"model": name, **run.settings, "backend": keras.config.backend(),
-                                           "replicas": distribution.replicas(), **run.test_metrics})
+    metrics = {"model": name, **run.settings, "backend": keras.config.backend(), "replicas": distribution.replicas(),
+               **run.test_metrics}
+    write_json(out / "test_metrics.json", metrics)
+    zoo.save_preset(inference, out / "preset", name=name, metrics=metrics, overwrite=True)
     plots.reconstructions(model, x_test, y_test, n=50, path=out / "reconstructions.png")
     if model.encoder_heads != ("code",):  # an autoencoder has no prior to sample
         plots.samples(model, path=out / "samples.png")

@@ -7,7 +7,8 @@ from its defaults. The families are imported, and so registered, when the regist
 module imports no backend, and keras and h5py are imported by the functions that load files. An entry with
 pretrained weights has a folder in the repository's `zoo/` (installed as the data package `keras_vae.pretrained`):
 its recipe, the weights with their sha256, the measured numbers (`metrics.json`, written by `keras-vae evaluate`)
-and a model card.
+and a model card. `save_preset` (in keras_vae/presets.py) writes a model in keras-hub's preset layout, and `get`
+loads such a folder, or its copy on the Hugging Face Hub (`hf://OWNER/REPO`), back.
 
 Example:
     >>> import keras_vae
@@ -15,6 +16,8 @@ Example:
     ['ae', 'beta_vae', 'conv_vae']
     >>> model = keras_vae.zoo.get("conv_vae", latent_dim=8)
     >>> trained = keras_vae.zoo.get("conv_vae", pretrained=True)
+    >>> keras_vae.zoo.save_preset(trained, "presets/conv_vae")
+    >>> again = keras_vae.zoo.get("presets/conv_vae")
 """
 
 import dataclasses
@@ -24,6 +27,7 @@ import importlib.resources
 import inspect
 import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -144,10 +148,12 @@ def folder(name):
 
 
 def get(name, pretrained=False, weights=None, **overrides):
-    """Builds a model of the entry `name`: fresh, with the project's trained weights, or with those of a file.
+    """Builds a model of the entry `name`: fresh, with the project's trained weights, or with those of a file; or
+    loads a preset (a folder that `save_preset` wrote, or its copy on the Hugging Face Hub).
 
     Args:
-        name: a name from `list_models()`.
+        name: a name from `list_models()`; or a preset (see `load_preset`): a local folder holding config.json,
+            or a Hugging Face Hub handle `"hf://OWNER/REPO"`. A registry name wins over a folder of that name.
         pretrained: load the weights this project trained (verified against the sha256 in the recipe).
         weights: instead, a file of this entry's model: a `.weights.h5` (checked with `load_weights`) or a
             `.keras` file (loaded with `load_model`, in safe mode; it holds its own config, so no overrides).
@@ -159,14 +165,26 @@ def get(name, pretrained=False, weights=None, **overrides):
 
     Raises:
         ValueError: for an unknown name or constructor argument, a weights file whose sha256 differs from the
-            recipe's, or weights that do not fit the (overridden) architecture.
-        FileNotFoundError: if the entry has no pretrained weights or their file is missing.
+            recipe's, weights that do not fit the (overridden) architecture, `pretrained`, `weights` or overrides
+            with a preset, a malformed handle, or a preset that does not load (see `load_preset`).
+        FileNotFoundError: if the entry has no pretrained weights or their file is missing, or a preset folder
+            or its config.json or model.weights.h5 is missing.
+        OSError: if a preset's download from the Hugging Face Hub fails.
 
     Example:
         >>> model = get("vae", pretrained=True)
         >>> images = model.sample(16, seed=0)
         >>> mine = get("vae", weights="runs/vae/model.weights.h5")
+        >>> preset = get("runs/vae/preset")          # a folder that keras_vae.zoo.save_preset wrote
+        >>> shared = get("hf://OWNER/REPO")          # that folder, uploaded to the Hugging Face Hub
     """
+    if _is_preset(name):
+        if pretrained or weights is not None or overrides:
+            given = [*(["pretrained"] if pretrained else []), *(["weights"] if weights is not None else []),
+                     *sorted(overrides)]
+            raise ValueError(f"{name} is a preset: it holds its own config and weights, so {', '.join(given)} "
+                             f"cannot apply; load it with zoo.get({str(name)!r}) alone")
+        return load_preset(name)
     found = entry(name)
     _check_overrides(found, overrides)
     if pretrained and weights is not None:
@@ -182,6 +200,14 @@ def get(name, pretrained=False, weights=None, **overrides):
         load_weights(model, _pretrained_weights(name) if pretrained else weights,
                      f"{name!r} built with {overrides or 'no overrides'}")
     return model
+
+
+def _is_preset(name):
+    """Whether `get`'s `name` is a preset (a handle, a path or a folder) rather than a registry name."""
+    text = str(name)
+    if "://" in text or isinstance(name, os.PathLike):
+        return True
+    return text not in _registry() and (len(Path(text).parts) > 1 or Path(text).is_dir())
 
 
 def _check_overrides(found, overrides):
@@ -219,17 +245,9 @@ def load_weights(model, path, what=None):
     Example:
         >>> load_weights(zoo.get("vae"), "runs/vae/model.weights.h5")
     """
-    import h5py
-
     what = what or type(model).__name__
     path = _existing_file(path, ".weights.h5", "weights file")
-    try:
-        with h5py.File(path, "r") as file:
-            stored = []
-            file.visititems(lambda key, item: stored.append(tuple(item.shape))
-                            if isinstance(item, h5py.Dataset) and not key.startswith("optimizer") else None)
-    except (OSError, RuntimeError, KeyError, ValueError) as error:  # h5py's errors on truncated or corrupt files
-        raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
+    stored = _stored_shapes(path)
     expected = [tuple(weight.shape) for weight in model.weights]
     if sorted(stored) != sorted(expected):
         raise ValueError(f"weights file {path} does not fit {what}: it holds {len(stored)} variables with "
@@ -241,6 +259,24 @@ def load_weights(model, path, what=None):
         raise ValueError(f"weights file {path} does not fit {what}: {_one_line(error)}") from None
     except (OSError, RuntimeError, KeyError) as error:
         raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
+
+
+def _stored_shapes(path):
+    """The shapes of the variables in the `.weights.h5` file `path` (not the optimizer's).
+
+    Raises:
+        ValueError: naming the file, if it is not a readable (say truncated or corrupt) HDF5 file.
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            stored = []
+            file.visititems(lambda key, item: stored.append(tuple(item.shape))
+                            if isinstance(item, h5py.Dataset) and not key.startswith("optimizer") else None)
+    except (OSError, RuntimeError, KeyError, ValueError) as error:  # h5py's errors on truncated or corrupt files
+        raise ValueError(f"weights file {path} is not a readable .weights.h5 file ({error})") from None
+    return stored
 
 
 def load_model(path, name=None):
@@ -264,23 +300,110 @@ def load_model(path, name=None):
     Example:
         >>> model = load_model("runs/conv_vae/model.keras", "conv_vae")
     """
-    import keras
-
-    registry = _registry()  # registers the zoo's classes with Keras before it reads the file
-    expected = entry(name).model_class if name is not None else None
     path = _existing_file(path, ".keras", "model file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"model file {path} is not a readable .keras file: it is not a zip archive "
                          "(truncated or corrupt?)")
+    return _load_checked(path, f"model file {path}", name)
+
+
+def load_preset(source, name=None):
+    """Loads a zoo model saved as a preset by `save_preset`, from a local folder or the Hugging Face Hub.
+
+    Both go through `keras.saving.load_model(..., safe_mode=True)`, as `load_model` does: a config holding Python
+    code is refused, and the preset must hold a model of the zoo's classes. A `hf://OWNER/REPO` handle is
+    downloaded by Keras (with huggingface_hub's `snapshot_download`, into its cache; `HF_HUB_OFFLINE=1` loads
+    only what is cached there).
+
+    Args:
+        source: a preset folder (holding config.json, metadata.json and model.weights.h5) or `"hf://OWNER/REPO"`.
+        name: the zoo entry the preset must hold (its class is checked); None accepts any zoo model.
+
+    Returns:
+        The model, uncompiled.
+
+    Raises:
+        ValueError: if a handle is malformed or not `hf://` (before any download), the weights file is not a
+            readable .weights.h5 file, or the preset does not load as a zoo model (`name`'s).
+        FileNotFoundError: if the folder, its config.json or its model.weights.h5 is missing (NotADirectoryError:
+            `source` is a file).
+        OSError: if the download fails (offline, no such repository, no access); the error names the handle
+            and is chained from huggingface_hub's.
+
+    Example:
+        >>> model = load_preset("runs/vae/preset", "vae")
+        >>> model = load_preset("hf://OWNER/REPO")
+    """
+    if "://" in str(source):
+        handle = str(source)
+        _check_handle(handle)
+        download_errors = _download_errors()
+        try:
+            return _load_checked(handle, f"preset {handle}", name, passthrough=download_errors)
+        except download_errors as error:
+            raise OSError(f"the download of preset {handle} from the Hugging Face Hub failed: "
+                          f"{_one_line(error)}") from error
+    folder = Path(source)
+    if folder.is_file():
+        raise NotADirectoryError(f"preset folder {folder} is a file; load a .keras file with zoo.load_model, or "
+                                 "zoo.get(NAME, weights=FILE)")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"preset folder {folder}: no such folder")
+    for file in ("config.json", recipes.WEIGHTS_FILE):
+        if not (folder / file).is_file():
+            raise FileNotFoundError(f"preset folder {folder} has no {file} ({folder / file}): a preset folder holds "
+                                    "config.json, metadata.json and model.weights.h5 (see zoo.save_preset)")
+    _stored_shapes(folder / recipes.WEIGHTS_FILE)  # a truncated or corrupt file: an error naming it
+    return _load_checked(folder, f"preset folder {folder}", name)
+
+
+def _check_handle(handle):
+    """Refuses, before any download, a handle that is not `hf://OWNER/REPO`."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    scheme, _, repo = handle.partition("://")
+    if scheme != "hf":
+        raise ValueError(f"preset handle {handle!r}: {scheme}:// is not supported; keras_vae loads presets from the "
+                         "Hugging Face Hub (hf://OWNER/REPO) and from local folders")
+    problem = None if repo.count("/") == 1 else "the repository must be OWNER/REPO"
+    if problem is None:
+        try:
+            validate_repo_id(repo)  # the Hub's rules: characters, length, no "--" or ".."
+        except HFValidationError as error:
+            problem = _one_line(error)
+    if problem:
+        raise ValueError(f"malformed preset handle {handle!r}: expected hf://OWNER/REPO, e.g. hf://alice/my-vae "
+                         f"({problem})")
+
+
+def _download_errors():
+    """The errors of huggingface_hub's download: offline, unreachable, no such repository or no access."""
+    from huggingface_hub import errors
+
+    return errors.HfHubHTTPError, errors.LocalEntryNotFoundError, errors.OfflineModeIsEnabled
+
+
+def _load_checked(source, what, name=None, passthrough=()):
+    """`keras.saving.load_model(source, safe_mode=True)`, refusing a model that is not of the zoo (`name`'s).
+
+    Keras's errors become a ValueError naming `what`, except those of the classes `passthrough`.
+    """
+    import keras
+
+    registry = _registry()  # registers the zoo's classes with Keras before it reads the file
+    expected = entry(name).model_class if name is not None else None
     try:
-        model = keras.saving.load_model(path, safe_mode=True)
+        model = keras.saving.load_model(source, safe_mode=True)
+    except passthrough:
+        raise
     except (ValueError, TypeError, KeyError, OSError, RuntimeError, zipfile.BadZipFile) as error:
-        raise ValueError(f"model file {path} could not be loaded (safe_mode=True): {_one_line(error)}") from None
+        raise ValueError(f"{what} could not be loaded (safe_mode=True): {_one_line(error)}") from None
     allowed = {expected} if expected else {found.model_class for found in registry.values()}
     if type(model) not in allowed:
         held = type(model).__name__
         wanted = f"the {expected.__name__} of {name!r}" if expected else "a model of the zoo"
-        raise ValueError(f"model file {path} holds {'an' if held[0] in 'AEIOU' else 'a'} {held}, not {wanted}")
+        raise ValueError(f"{what} holds {'an' if held[0] in 'AEIOU' else 'a'} {held}, not {wanted}")
     return model
 
 
@@ -337,3 +460,12 @@ def describe(name):
         "recipe": recipe,
         "card": json.loads((place / METRICS_FILE).read_text()) if (place / METRICS_FILE).is_file() else None,
     }
+
+
+def __getattr__(attribute):
+    """`save_preset` is defined in keras_vae.presets, which imports this module: it is imported on first use."""
+    if attribute == "save_preset":
+        from keras_vae.presets import save_preset
+
+        return save_preset
+    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")

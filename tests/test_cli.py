@@ -152,8 +152,8 @@ def test_train_passes_its_options_to_the_library_call_and_says_what_it_wrote(tra
     for logs in ("train", "validation", "images"):  # what they hold: tests/test_training.py
         assert list((out.parents[1] / "logs" / logs).glob("events.out.tfevents.*")), logs
     assert re.fullmatch(rf"vae: test loss {metrics['loss']:.2f}, kl_loss [\d.]+, reconstruction_loss [\d.]+; "
-                        rf"wrote runs/vae/model.keras, model.weights.h5, history.json, test_metrics.json and "
-                        rf"figures\n", printed), printed
+                        rf"wrote runs/vae/model.keras, model.weights.h5, history.json, test_metrics.json, "
+                        rf"figures and preset/\n", printed), printed
 
 
 @pytest.mark.parametrize("weights", ["model.weights.h5", "model.keras"])

@@ -5,12 +5,14 @@ real MNIST images. Killed and resumed runs, full disks and NaN stops: tests/test
 import json
 import os
 
+import huggingface_hub
 import keras
 import matplotlib.image
 import numpy as np
 import pytest
 
 import keras_vae
+from harness import snapshot
 from keras_vae import callbacks
 
 #: the loss of a model that gives every pixel probability 0.5: an untrained one scores about this
@@ -28,16 +30,20 @@ def test_a_run_writes_its_model_history_metrics_and_figures_and_returns_them(sma
     metrics = json.loads((out / "test_metrics.json").read_text())
     assert (metrics["model"], metrics["epochs"], metrics["backend"]) == ("vae", 2, keras.config.backend())
     assert metrics["loss"] == pytest.approx(run.test_metrics["loss"])
-    loaded = keras_vae.zoo.load_model(out / "model.keras", "vae")
-    images = run.model.reconstruct(np.full((2, 28, 28, 1), 0.5, "float32"))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.reconstruct(np.full((2, 28, 28, 1), 0.5,
-                                                                                     "float32"))),
-                               keras.ops.convert_to_numpy(images), atol=1e-6)
+    grey = np.full((2, 28, 28, 1), 0.5, "float32")
+    for loaded in (keras_vae.zoo.load_model(out / "model.keras", "vae"), keras_vae.zoo.get(out / "preset")):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.reconstruct(grey)),
+                                   keras.ops.convert_to_numpy(run.model.reconstruct(grey)), atol=1e-6)
+    card = huggingface_hub.ModelCard.load(out / "preset" / "README.md").data  # the run's test metrics, on MNIST
+    assert card.datasets == ["mnist"]
+    assert {result.metric_type: result.metric_value for result in card.eval_results}["loss"] == pytest.approx(
+        run.test_metrics["loss"])
     for figure in ("samples.png", "reconstructions.png"):
         pixels = matplotlib.image.imread(out / figure)
         assert pixels.shape[0] > 300 and pixels.std() > 0.1, f"{figure} looks blank"
     assert sorted(p.name for p in out.iterdir()) == [
-        "history.json", "model.keras", "model.weights.h5", "reconstructions.png", "samples.png", "test_metrics.json"]
+        "history.json", "model.keras", "model.weights.h5", "preset", "reconstructions.png", "samples.png",
+        "test_metrics.json"]
 
 
 def test_without_out_nothing_is_written_and_extra_callbacks_run(small_data_dir, tmp_path, monkeypatch):
@@ -100,10 +106,10 @@ def test_a_finished_run_is_never_overwritten(small_data_dir, tmp_path):
     out = tmp_path / "run"
     keras_vae.train("ae", epochs=1, out=out, **QUIET)
     assert not (out / "samples.png").exists()  # no prior, no samples
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    before = snapshot(out)
     with pytest.raises(FileExistsError, match="already holds a trained model.keras"):
         keras_vae.train("ae", epochs=1, out=out, **QUIET)
-    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert snapshot(out) == before
 
 
 def test_an_interrupted_run_is_refused_without_resume_and_continued_with_it(small_data_dir, tmp_path, monkeypatch):
