@@ -60,6 +60,34 @@ def atomic_directory(path):
         _remove(tmp)
 
 
+def check_destination(path, overwrite, replaceable, kind, directory=True):
+    """Refuses, before any work, a `path` that must not or cannot become what is about to be written there.
+
+    Args:
+        path: a `Path`: the directory (or, with `directory=False`, the file) to write.
+        overwrite: whether an existing `path` may be replaced; it must also be `replaceable`.
+        replaceable: a function of `path` saying whether it holds an earlier write of the same kind (an empty
+            directory counts as one too), which is all that `overwrite` replaces.
+        kind: what is written, as the errors name it, e.g. "preset folder".
+        directory: whether `path` is a directory (else its parent must be one).
+
+    Raises:
+        FileExistsError: if `path` exists and `overwrite` is False, or it is not `replaceable`.
+        NotADirectoryError: if a folder above `path` (or `path`, for a directory) is a file.
+
+    Example:
+        >>> check_destination(Path("presets/vae"), False, is_preset, "preset folder")
+    """
+    if path.exists() or path.is_symlink():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+        empty = path.is_dir() and not any(path.iterdir())
+        if not (replaceable(path) or (directory and empty)):
+            raise FileExistsError(f"{path} exists and is not a {kind}: overwrite=True replaces only an earlier "
+                                  f"{kind}; choose another path")
+    check_directory(path if directory else path.parent, f"cannot write the {kind} to")
+
+
 def check_directory(path, what):
     """Refuses, before any work, a directory that cannot be made because it, or the nearest existing folder above
     it, is a file.

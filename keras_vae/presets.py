@@ -26,7 +26,7 @@ import numpy as np
 
 import keras_vae
 from keras_vae import zoo
-from keras_vae.files import atomic_directory, check_directory
+from keras_vae.files import atomic_directory, check_destination
 from keras_vae.models.base import BaseAutoencoder
 
 CARD_FILE = "README.md"
@@ -89,7 +89,7 @@ def save_preset(model, folder, *, name=None, metrics=None, dataset=None, overwri
         raise ValueError(f"save_preset writes a local folder, not {folder}: upload the folder with "
                          "huggingface_hub.upload_folder(repo_id=..., folder_path=...)")
     folder = Path(folder)
-    _check_destination(folder, overwrite)
+    check_destination(folder, overwrite, _is_preset, "preset folder")
     if not isinstance(model, BaseAutoencoder):
         raise TypeError(f"save_preset needs a keras_vae model (e.g. keras_vae.zoo.get('vae')), "
                         f"got {type(model).__name__}")
@@ -111,16 +111,9 @@ def save_preset(model, folder, *, name=None, metrics=None, dataset=None, overwri
     return folder
 
 
-def _check_destination(folder, overwrite):
-    """Refuses, before any work, a `folder` that must not or cannot become the preset."""
-    if folder.exists() or folder.is_symlink():
-        if not overwrite:
-            raise FileExistsError(f"{folder} exists; pass overwrite=True to replace it")
-        is_preset = folder.is_dir() and (folder / "config.json").is_file() and (folder / "metadata.json").is_file()
-        if not folder.is_dir() or not (is_preset or not any(folder.iterdir())):
-            raise FileExistsError(f"{folder} exists and is not a preset folder (no config.json and metadata.json): "
-                                  "overwrite=True replaces only a preset; choose another folder")
-    check_directory(folder, "cannot save a preset to")
+def _is_preset(folder):
+    """Whether `folder` holds a preset (config.json and metadata.json), which `overwrite=True` may replace."""
+    return folder.is_dir() and (folder / "config.json").is_file() and (folder / "metadata.json").is_file()
 
 
 def _holds_pretrained(model, name):

@@ -161,7 +161,8 @@ def get(name, pretrained=False, weights=None, **overrides):
             they must keep the architecture (e.g. `beta`, `seed`).
 
     Returns:
-        An uncompiled `keras.Model`; call `compile(optimizer=...)` before `fit`.
+        An uncompiled `keras.Model` named as the entry (`name=` overrides it); call `compile(optimizer=...)`
+        before `fit`.
 
     Raises:
         ValueError: for an unknown name or constructor argument, a weights file whose sha256 differs from the
@@ -195,7 +196,7 @@ def get(name, pretrained=False, weights=None, **overrides):
         return load_model(weights, name)
     if weights is not None and not Path(weights).is_dir() and not Path(weights).name.endswith(".weights.h5"):
         raise ValueError(f"weights must be a .weights.h5 or .keras file, got {weights}")
-    model = found.model_class(**{**found.config, **overrides})
+    model = found.model_class(**{"name": name, **found.config, **overrides})  # named as the entry, not "vae_2"
     if pretrained or weights is not None:
         load_weights(model, _pretrained_weights(name) if pretrained else weights,
                      f"{name!r} built with {overrides or 'no overrides'}")

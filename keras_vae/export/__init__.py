@@ -45,7 +45,7 @@ from pathlib import Path
 import keras
 
 from keras_vae.export import litert, onnx, saved_model
-from keras_vae.files import atomic_directory, atomic_path, check_directory
+from keras_vae.files import atomic_directory, atomic_path, check_destination
 from keras_vae.models.base import BaseAutoencoder
 
 #: format name -> the module that writes it
@@ -117,13 +117,7 @@ def _check_destination(path, format, overwrite):
     writer = FORMATS[format]
     if writer.IS_FILE and path.suffix != writer.SUFFIX:
         raise ValueError(f"a {format} export is one file named *{writer.SUFFIX}, got {path}")
-    if path.exists() or path.is_symlink():
-        if not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-        if not writer.is_export(path):
-            raise FileExistsError(f"{path} exists and is not a {format} export: overwrite=True replaces only an "
-                                  "earlier export of the same format; choose another path")
-    check_directory(path.parent if writer.IS_FILE else path, "cannot export to")
+    check_destination(path, overwrite, writer.is_export, f"{format} export", directory=not writer.IS_FILE)
 
 
 def _check_exportable(model):

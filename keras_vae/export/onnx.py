@@ -40,8 +40,8 @@ def write(model, path):
 
 
 def is_export(path):
-    """Whether `path` holds an ONNX export (or nothing), so that `overwrite=True` may replace it."""
-    return path.is_dir() and ((path / "reconstruct.onnx").is_file() or not any(path.iterdir()))
+    """Whether `path` holds an ONNX export, which `overwrite=True` may replace."""
+    return (path / "reconstruct.onnx").is_file()
 
 
 def _convert_tensorflow(model, fn, inputs, output_path):

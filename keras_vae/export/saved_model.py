@@ -31,8 +31,8 @@ def write(model, path):
 
 
 def is_export(path):
-    """Whether `path` holds a SavedModel (or nothing), so that `overwrite=True` may replace it."""
-    return path.is_dir() and ((path / "saved_model.pb").is_file() or not any(path.iterdir()))
+    """Whether `path` holds a SavedModel, which `overwrite=True` may replace."""
+    return (path / "saved_model.pb").is_file()
 
 
 def _sample_endpoint(model, decode):
