@@ -89,7 +89,7 @@ def save_preset(model, folder, *, name=None, metrics=None, dataset=None, overwri
         raise ValueError(f"save_preset writes a local folder, not {folder}: upload the folder with "
                          "huggingface_hub.upload_folder(repo_id=..., folder_path=...)")
     folder = Path(folder)
-    check_destination(folder, overwrite, _is_preset, "preset folder")
+    check_destination(folder, overwrite, is_preset, "preset folder")
     if not isinstance(model, BaseAutoencoder):
         raise TypeError(f"save_preset needs a keras_vae model (e.g. keras_vae.zoo.get('vae')), "
                         f"got {type(model).__name__}")
@@ -111,8 +111,12 @@ def save_preset(model, folder, *, name=None, metrics=None, dataset=None, overwri
     return folder
 
 
-def _is_preset(folder):
-    """Whether `folder` holds a preset (config.json and metadata.json), which `overwrite=True` may replace."""
+def is_preset(folder):
+    """Whether `folder` holds a preset (config.json and metadata.json), which `overwrite=True` may replace.
+
+    Example:
+        >>> is_preset(Path("runs/vae/preset"))
+    """
     return folder.is_dir() and (folder / "config.json").is_file() and (folder / "metadata.json").is_file()
 
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_vae import data, distribution, plots, recipes, zoo
+from keras_vae import data, distribution, plots, presets, recipes, zoo
 from keras_vae import tensorboard as logs
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
-from keras_vae.files import (atomic_path, check_directory, recover_directory, remove_directory, remove_partial_files,
-                             write_json)
+from keras_vae.files import (atomic_path, check_destination, check_directory, recover_directory, remove_directory,
+                             remove_partial_files, write_json)
 from keras_vae.models.base import BaseAutoencoder
 
 #: the settings `train` takes, named as `keras-vae train`'s options: the recipe's training keys and latent_dim
@@ -221,6 +221,7 @@ def _prepare_out(out, resume):
                               "choose another out folder")
     if (out / "model.keras").exists() and not backup.exists():
         raise FileExistsError(f"{out} already holds a trained model.keras; choose another out folder")
+    check_destination(out / "preset", True, presets.is_preset, "preset folder")  # the run replaces only a preset
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "write-test.txt") as tmp:  # fail now, not after hours of training
         Path(tmp).write_text("ok")

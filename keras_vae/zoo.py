@@ -463,6 +463,10 @@ def describe(name):
     }
 
 
+def __dir__():
+    return sorted([*globals(), "save_preset"])
+
+
 def __getattr__(attribute):
     """`save_preset` is defined in keras_vae.presets, which imports this module: it is imported on first use."""
     if attribute == "save_preset":

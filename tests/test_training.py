@@ -133,13 +133,19 @@ def test_an_interrupted_run_is_refused_without_resume_and_continued_with_it(smal
     assert not (out / "backup").exists()
 
 
-def test_an_unwritable_out_fails_before_training(small_data_dir, tmp_path, monkeypatch):
+def test_an_unwritable_out_or_a_foreign_preset_folder_fails_before_training(small_data_dir, tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     monkeypatch.setattr(keras_vae.zoo, "get", lambda *args, **kwargs: pytest.fail("built the model"))
     with pytest.raises(NotADirectoryError, match="a-file"):
         keras_vae.train("vae", out=blocker / "run", **QUIET)
     assert sorted(os.listdir(tmp_path)) == ["a-file", "data"]
+    mine = tmp_path / "run" / "preset"  # a folder of the user's where the run would write its preset
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="preset exists and is not a preset folder"):
+        keras_vae.train("vae", out=tmp_path / "run", **QUIET)
+    assert os.listdir(tmp_path / "run") == ["preset"] and os.listdir(mine) == ["notes.txt"]
 
 
 def events(folder):
