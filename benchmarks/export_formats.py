@@ -99,11 +99,12 @@ def measure_model(name, batch, repeats, folder):
 
 
 def markdown(report):
-    settings = report["settings"]
+    """Each model's formats: size, each endpoint's milliseconds per call, and reconstruct against the SavedModel."""
+    settings, host = report["settings"], report["host"]
     lines = [f"# Export formats on {report['device']}", "", f"`{report['command']}`", "",
-             f"{report['host']['cpu']}, {report['host']['cpu_count']} cores; exported from the {settings['backend']} backend; {settings['batch']} images per "
-             f"call; median of {settings['repeats']} repeats (spread (max - min) / median); each runtime with "
-             f"{settings['threads']} threads. vs SavedModel: the SavedModel's milliseconds over the format's "
+             f"{host['cpu']}, {host['cpu_count']} cores; exported from the {settings['backend']} backend; "
+             f"{settings['batch']} images per call; median of {settings['repeats']} repeats (spread (max - min) / "
+             f"median); each runtime with {settings['threads']} threads. vs SavedModel: the SavedModel's milliseconds over the format's "
              "(above 1: faster).", "",
              "| model | format | size (kB) | " + " | ".join(f"{e} ms/call" for e in ENDPOINTS)
              + " | reconstruct vs SavedModel |", "|---|---|---|---|---|---|---|"]
