@@ -104,7 +104,8 @@ def markdown(report):
     lines = [f"# Export formats on {report['device']}", "", f"`{report['command']}`", "",
              f"{host['cpu']}, {host['cpu_count']} cores; exported from the {settings['backend']} backend; "
              f"{settings['batch']} images per call; median of {settings['repeats']} repeats (spread (max - min) / "
-             f"median); each runtime with {settings['threads']} threads. vs SavedModel: the SavedModel's milliseconds over the format's "
+             f"median); each runtime with {settings['threads']} threads. vs SavedModel: the SavedModel's "
+             "milliseconds over the format's "
              "(above 1: faster).", "",
              "| model | format | size (kB) | " + " | ".join(f"{e} ms/call" for e in ENDPOINTS)
              + " | reconstruct vs SavedModel |", "|---|---|---|---|---|---|---|"]
