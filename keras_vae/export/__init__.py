@@ -132,8 +132,11 @@ def _export_from_tensorflow(model, path, format):
     with tempfile.TemporaryDirectory() as folder:
         saved = Path(folder) / "model.keras"
         model.save(saved)
+        # this keras_vae, whether installed or imported from a checkout
+        here = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")]))
         result = subprocess.run([sys.executable, "-m", "keras_vae.export", format, str(saved), str(path)],
-                                env={**os.environ, "KERAS_BACKEND": "tensorflow"}, capture_output=True, text=True)
+                                env={**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": here},
+                                capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"the {format} export from a TensorFlow-backend process failed "
                            f"(exit {result.returncode}):\n{result.stderr[-3000:]}")
