@@ -7,7 +7,8 @@ metrics) are read back from the scope and returned as the new state.
 
 Data parallelism is Keras's `keras.distribution.DataParallel`: the variables are replicated on a mesh of the
 devices, each global batch is sharded along it, and the same step, jit-compiled over sharded arrays, computes
-the global means and gradients; the step needs no change.
+the global means and gradients; the step needs no change. On CPU devices the steps run one at a time (an
+XLA:CPU deadlock otherwise aborts the run: `_one_at_a_time`).
 """
 
 import contextlib
@@ -62,7 +63,41 @@ def test_step(model, state, data):
 
 
 class ModelMixin:
-    """Mixed into keras_vae's models ahead of `keras.Model`: nothing to change on this backend."""
+    """Mixed into keras_vae's models ahead of `keras.Model`: Keras's step functions, run one at a time where
+    they span several CPU devices (see `_one_at_a_time`)."""
+
+    def make_train_function(self, force=False):
+        made = self.train_function is None or force
+        super().make_train_function(force)
+        if made:
+            self.train_function = _one_at_a_time(self.train_function)
+
+    def make_test_function(self, force=False):
+        made = self.test_function is None or force
+        super().make_test_function(force)
+        if made:
+            self.test_function = _one_at_a_time(self.test_function)
+
+
+def _one_at_a_time(function):
+    """`function` (a step of Keras's JAX trainer), waiting for its results before it returns when the active
+    distribution spans several CPU devices.
+
+    XLA:CPU (jaxlib 0.10.2) deadlocks when the multi-device programs of consecutive steps overlap, as JAX's
+    asynchronous dispatch lets them: after a few hundred steps an all-reduce waits for a device thread that never
+    arrives, and after 40 s XLA aborts the process ("Termination timeout for all reduce ... Expected 4 threads to
+    join the rendezvous, but only 3 of them arrived on time"). Plain JAX (a jitted step on a sharded batch) and a
+    plain Keras model under DataParallel do the same; waiting for each step's results avoids it. GPUs and a single
+    device keep the asynchronous dispatch.
+    """
+    distribution = keras.distribution.distribution()
+    if distribution is None or distribution.device_mesh.devices.size < 2 or jax.devices()[0].platform != "cpu":
+        return function
+
+    def step(state, data):
+        return jax.block_until_ready(function(state, data))
+
+    return step
 
 
 @contextlib.contextmanager
