@@ -20,6 +20,8 @@ import math
 import keras
 from keras import layers
 
+from keras_vae.convolutions import Conv2D, Conv2DTranspose
+
 
 class Body:
     """Base class of the bodies: validation, serialisation and the shared input plumbing.
@@ -195,7 +197,7 @@ class ConvBody(Body):
         return layers.Activation(self.activation, dtype=dtype)(h)
 
     def _conv(self, filters, kernel_size, dtype, strides=1, padding="same", transpose=False):
-        conv = layers.Conv2DTranspose if transpose else layers.Conv2D
+        conv = Conv2DTranspose if transpose else Conv2D
         return conv(filters, kernel_size, strides=strides, padding=padding, use_bias=not self.batch_norm, dtype=dtype)
 
     def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
@@ -230,7 +232,7 @@ class ConvBody(Body):
             h = layers.Reshape(feature_shape, dtype=hidden)(h)
         for filters in reversed(self.filters):
             h = self._conv_block(self._conv(filters, self.kernel_size, hidden, strides=2, transpose=True), h, hidden)
-        logits = layers.Conv2DTranspose(image_shape[-1], self.kernel_size, padding="same", name="logits",
+        logits = Conv2DTranspose(image_shape[-1], self.kernel_size, padding="same", name="logits",
                                         dtype=output)(h)
         padding = self._padding(image_shape)
         if any(map(sum, padding)):
