@@ -14,17 +14,27 @@ takes which path is `FAST_PATHS`, chosen by measurement (`benchmarks/convolution
 `benchmarks/results/*-convolutions.md`).
 """
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
 
-#: per backend, the layers ("conv", "transpose") whose strided "same" convolution is computed as patches times a
-#: matrix rather than by Keras's op.
-FAST_PATHS = {"jax": ("conv", "transpose")}
+from keras_vae import trainers
+
+#: per (backend, device type), the layers ("conv", "transpose") whose strided "same" convolution is computed as
+#: patches times a matrix rather than by Keras's op. Measured on CPUs only: XLA's GPU convolutions keep Keras's op.
+FAST_PATHS = {("jax", "cpu"): ("conv", "transpose")}
+
+
+@functools.cache
+def platform():
+    """The key of `FAST_PATHS` for this process: (Keras backend, its default device's type), e.g. ("jax", "cpu")."""
+    return keras.backend.backend(), trainers.device_type()
 
 
 def _fast(kind):
-    return kind in FAST_PATHS.get(keras.backend.backend(), ())
+    return kind in FAST_PATHS.get(platform(), ())
 
 
 def _phase_taps(size, stride):

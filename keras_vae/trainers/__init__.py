@@ -13,7 +13,8 @@ Each also says how to run inference without recording gradients (`no_grad`: `tor
 nothing to do on TensorFlow and JAX), and holds the backend's side of data parallelism (`distribution`,
 `replicas`, `replica`, `worker_index`, `synchronized_batch_norm`, `virtual_cpu_devices`, and `ModelMixin`, which works
 around a multi-worker defect of Keras's TensorFlow trainer; see `keras_vae.distribution`): Keras's
-`DataParallel` on JAX, `tf.distribute` on TensorFlow, one device on PyTorch.
+`DataParallel` on JAX, `tf.distribute` on TensorFlow, one device on PyTorch. `device_type` names the kind of
+device the backend computes on ("cpu", "gpu", "cuda"), for the choices that depend on it (`keras_vae.convolutions`).
 """
 
 import importlib
@@ -36,3 +37,4 @@ worker_index = _trainer.worker_index
 synchronized_batch_norm = _trainer.synchronized_batch_norm
 ModelMixin = _trainer.ModelMixin
 virtual_cpu_devices = _trainer.virtual_cpu_devices
+device_type = _trainer.device_type

@@ -141,3 +141,8 @@ def virtual_cpu_devices(count):
 def synchronized_batch_norm(model):
     """Nothing to do: batch norm's statistics over a sharded batch are already the global ones."""
     return contextlib.nullcontext()
+
+
+def device_type():
+    """The kind of device JAX computes on by default: "cpu", "gpu" or "tpu"."""
+    return jax.default_backend()

@@ -136,3 +136,8 @@ def synchronized_batch_norm(model):
     finally:
         for layer, value in zip(layers, before):
             layer.synchronized = value
+
+
+def device_type():
+    """The kind of device TensorFlow places operations on by default: "gpu" if it sees one, else "cpu"."""
+    return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"

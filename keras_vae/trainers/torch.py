@@ -72,3 +72,8 @@ def worker_index():
 def synchronized_batch_norm(model):
     """Nothing to do on one device."""
     return contextlib.nullcontext()
+
+
+def device_type():
+    """The kind of device Keras's torch backend computes on: "cuda" if PyTorch sees one, else "cpu"."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
