@@ -3,7 +3,7 @@
     KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
 
 SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, replicas, peers,
-repeats), or `"job": "layers"` and `layer_times.py`'s settings, or `"job": "memory"` and `memory.py`'s;
+repeats), or `"job": "layers"`, `"convolutions"` or `"memory"` and the settings of `layer_times.py`, `convolutions.py` or `memory.py`;
 RESULTS.json receives the backend's facts and one record per measured cell.
 """
 
@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 import backends
+import convolutions
 import flops
 import layer_times
 import memory
@@ -30,7 +31,7 @@ def _images(count, image_shape=(28, 28, 1)):
     return np.random.default_rng(0).random((count, *image_shape), dtype=np.float32)
 
 
-def _condition(model, count):
+def labels_one_hot(model, count):
     """The one-hot labels a conditional model's networks take besides their input (none for the others)."""
     if not model.num_classes:
         return []
@@ -41,18 +42,24 @@ def _fit_data(model, images):
     return (images, np.arange(len(images)) % model.num_classes) if model.num_classes else (images, None)
 
 
+def keras_vae_record(name, policy, batch, measure, result, flops_per_sample, **extra):
+    """One measured cell of a zoo model: what was measured, the settings in `extra`, and `result` (`timing`'s)."""
+    return {"kind": "keras_vae", "model": name, "policy": policy, "batch_size": batch, "measure": measure, **extra,
+            **result, "flops_per_sample": flops_per_sample}
+
+
 def _keras_vae_cells(device, name, policy, batch, settings):
     """The training and inference cells of one zoo model at one dtype policy and batch size."""
+    return training_cells(device, name, policy, batch, settings) + inference_cells(name, policy, batch, settings)
+
+
+def training_cells(device, name, policy, batch, settings):
+    """`fit` (per jit_compile, steps_per_execution and replicas of `settings`) and the tight loop (per
+    jit_compile) of one zoo model's train_step at one dtype policy and batch size."""
     steps = max(2, settings["images_per_call"] // batch)
     keras.config.set_dtype_policy(policy)
-    per_sample = flops.model_flops(zoo.get(name))
+    per_sample = flops.model_flops(zoo.get(name))["train"]
     cells = []
-
-    def record(measure, result, **extra):
-        cells.append({"kind": "keras_vae", "model": name, "policy": policy, "batch_size": batch, "measure": measure,
-                      **extra, **result, "flops_per_sample": per_sample["train" if measure.startswith("train")
-                                                                        else measure]})
-
     for jit_compile in settings["jit_compile"]:
         for per_execution in settings["steps_per_execution"]:
             for replicas in settings["replicas"]:
@@ -62,23 +69,42 @@ def _keras_vae_cells(device, name, policy, batch, settings):
                                   steps_per_execution=per_execution)
                     x, y = _fit_data(model, _images(batch * steps))
                     timed = timing.measure_fit(model, x, y, batch, settings["repeats"], settings["epoch_seconds"])
-                record("train_fit", timed, jit_compile=jit_compile, steps_per_execution=per_execution,
-                       replicas=replicas)
+                cells.append(keras_vae_record(name, policy, batch, "train_fit", timed, per_sample,
+                                              jit_compile=jit_compile, steps_per_execution=per_execution,
+                                              replicas=replicas))
         model = zoo.get(name)
         data = backends.training_batch(device, model, batch)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)  # resolves "auto"
-        record("train_loop", timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
-                                            settings["repeats"], settings["min_seconds"]),
-               jit_compile=jit_compile, steps_per_execution=None, replicas=1)
+        timed = timing.measure(device.train_loop(model, data, steps, model.jit_compile), batch * steps,
+                               settings["repeats"], settings["min_seconds"])
+        cells.append(keras_vae_record(name, policy, batch, "train_loop", timed, per_sample, jit_compile=jit_compile,
+                                      steps_per_execution=None, replicas=1))
+    keras.config.set_dtype_policy("float32")
+    return cells
+
+
+INFERENCE = ("encode", "decode", "reconstruct")
+
+
+def inference_cells(name, policy, batch, settings, measures=INFERENCE):
+    """`predict` of one zoo model's encoder (`encode`), decoder (`decode`, what `sample` runs) and the whole model
+    (`reconstruct`), those of them in `measures`, on NumPy arrays at one dtype policy and batch size."""
+    steps = max(2, settings["images_per_call"] // batch)
+    keras.config.set_dtype_policy(policy)
     model = zoo.get(name)
-    images = _images(batch * steps)
-    codes = np.random.default_rng(1).standard_normal((batch * steps, model.latent_dim)).astype("float32")
-    condition = _condition(model, len(images))
-    image_inputs, code_inputs = ([images, *condition], [codes, *condition]) if condition else (images, codes)
-    for measure, network, inputs in (("encode", model.encoder, image_inputs), ("decode", model.decoder, code_inputs),
-                                     ("reconstruct", model, image_inputs)):
-        timed = timing.measure_predict(network, inputs, batch, settings["repeats"], settings["epoch_seconds"])
-        record(measure, timed, jit_compile="auto", steps_per_execution=1, replicas=1)
+    per_sample = flops.model_flops(model)
+    condition = labels_one_hot(model, batch * steps)
+    cells = []
+    for measure in measures:
+        if measure == "decode":
+            network = model.decoder
+            data = np.random.default_rng(1).standard_normal((batch * steps, model.latent_dim)).astype("float32")
+        else:
+            network, data = (model.encoder if measure == "encode" else model), _images(batch * steps)
+        timed = timing.measure_predict(network, [data, *condition] if condition else data, batch,
+                                       settings["repeats"], settings["epoch_seconds"])
+        cells.append(keras_vae_record(name, policy, batch, measure, timed, per_sample[measure], jit_compile="auto",
+                                      steps_per_execution=1, replicas=1))
     keras.config.set_dtype_policy("float32")
     return cells
 
@@ -92,7 +118,7 @@ PEERS = {
 }
 
 
-def _peer_cells(backend, batch, settings):
+def peer_cells(backend, batch, settings):
     """The peers that run on `backend`, training at `batch`."""
     steps = max(2, settings["images_per_call"] // batch)
     cells = []
@@ -142,9 +168,14 @@ def _throughput_cells(device, settings, matmul):
         for name in settings["models"]:
             for policy in settings["policies"]:
                 cells += _keras_vae_cells(device, name, policy, batch, settings)
-        cells += _peer_cells(device.name, batch, settings)
+        cells += peer_cells(device.name, batch, settings)
+    return with_rates(cells, device.name, matmul)
+
+
+def with_rates(cells, backend, matmul):
+    """`cells`, each given its backend, its achieved GFLOP/s and their share of the `matmul` rate (GFLOP/s)."""
     for cell in cells:
-        cell["backend"] = device.name
+        cell["backend"] = backend
         cell["achieved_gflops"] = cell["samples_per_s"] * cell["flops_per_sample"] / 1e9
         cell["fraction_of_matmul"] = cell["achieved_gflops"] / matmul
     return cells
@@ -165,6 +196,8 @@ def main(settings_path, results_path):
         skipped = []
         cells = [c for name in settings["models"] for c in layer_times.layer_cells(device, name,
                                                                                    settings["batch_size"], settings)]
+    elif settings.get("job") == "convolutions":  # convolutions.py
+        skipped, cells = [], convolutions.cells(device, settings)
     elif settings.get("job") == "memory":  # memory.py
         settings, skipped = memory.supported(device, settings)
         cells = memory.cells(device, settings)
