@@ -11,7 +11,8 @@ half and a quarter of it, so that a function compiled per input shape and not ke
 round, and memory would grow.
 
 On a GPU the batch is the largest that fits: it doubles from `--start-batch` until a training step or a round of
-inference runs out of device memory (the backend's own out-of-memory error), or up to `--max-batch`. A CPU's
+inference runs out of device memory (the backend's own out-of-memory error), or up to `--max-batch`; except on
+torch, it stops too before a tensor of the step would hold more than 2**31 - 1 elements (`batch_cap`). A CPU's
 memory holds far larger batches than a CPU trains in minutes, so there the batch is `--max-batch`; and the conv
 models are left out on JAX, whose CPU gradient of a stride-2 transposed convolution takes about a second for 128
 images (`layer_times.py`).
@@ -25,6 +26,7 @@ and OUT.md; OUT defaults to benchmarks/results/<device>-memory. Nothing is timed
 
 import argparse
 import gc
+import math
 import sys
 from pathlib import Path
 
@@ -37,8 +39,15 @@ import throughput  # noqa: E402
 QUICK = {"models": ["vae"], "steps": 60, "rounds": 10, "max_batch": 256}
 #: the batch on a CPU, and where the doubling stops on an accelerator, when --max-batch is not given. On an H100,
 #: torch ran conv_vae out of memory at 2**18; JAX's conv_vae step failed with a CUDA illegal address (not an
-#: out-of-memory error) at a batch from 2**15 to 2**18; inference at 2**19 took minutes a round on NumPy arrays.
+#: out-of-memory error) at a batch from 2**15 to 2**18 (see INDEX_LIMIT); inference at 2**19 took minutes a round
+#: on NumPy arrays.
 DEFAULT_MAX_BATCH = {"cpu": 512, "accelerator": 2**17}
+#: the most elements one tensor may hold where a GPU kernel indexes it with 32-bit integers. cuDNN does not support
+#: tensors of more elements, and a kernel that indexes one in 32 bits reads out of bounds: a CUDA illegal address,
+#: not an out-of-memory error. conv_vae's 28 x 28 x 32 activation holds 3.3e9 elements at batch 2**17. PyTorch
+#: splits such a convolution's batch into parts below the limit (ATen's split_batch_dim_to_32bit_out), which is how
+#: torch trained that batch; XLA (JAX, and TensorFlow under XLA) was not seen to, so the JAX step is kept below it.
+INDEX_LIMIT = 2**31 - 1
 PHASES = ("train", "inference")
 
 
@@ -221,12 +230,34 @@ def fits(device, name, batch):
     return True
 
 
+def batch_cap(model):
+    """The largest batch at which no layer output of `model`'s encoder and decoder (nor its gradient, of the same
+    shape) holds more than `INDEX_LIMIT` elements, with the largest output per image.
+
+    Args:
+        model: a keras_vae model.
+
+    Returns:
+        A dict: `batch_cap`, `elements_per_image` (of the largest output) and `largest_layer` (`network/layer`).
+
+    Example:
+        >>> batch_cap(zoo.get("conv_vae"))  # the 28 x 28 x 32 output of a Conv2DTranspose
+        {'batch_cap': 85598, 'elements_per_image': 25088, 'largest_layer': 'decoder/conv2d_transpose_1'}
+    """
+    import keras
+
+    elements, layer = max((math.prod(output.shape[1:]), f"{network.name}/{layer.name}")
+                          for network in (model.encoder, model.decoder) for layer in network.layers
+                          for output in keras.tree.flatten(layer.output))
+    return {"batch_cap": INDEX_LIMIT // elements, "elements_per_image": elements, "largest_layer": layer}
+
+
 def largest_batch(device, name, settings):
     """The batch to measure zoo model `name` at, and how it was found.
 
     On an accelerator, the batch doubles from `settings["start_batch"]` until it does not fit (see `fits`) or
-    would pass `settings["max_batch"]`; on a CPU it is `settings["max_batch"]`. A None `max_batch` stands for
-    `DEFAULT_MAX_BATCH`.
+    would pass `settings["max_batch"]`, or, but on torch, `batch_cap` (a probe that is not run: `fits` None); on a
+    CPU it is `settings["max_batch"]`. A None `max_batch` stands for `DEFAULT_MAX_BATCH`.
 
     Args:
         device: the `backends` helper of the running backend.
@@ -242,13 +273,16 @@ def largest_batch(device, name, settings):
     """
     import keras
 
+    from keras_vae import zoo
+
     cpu = device.device == "cpu"
     limit = settings["max_batch"] or DEFAULT_MAX_BATCH["cpu" if cpu else "accelerator"]
     if cpu:
         return limit, []
+    cap = limit if device.name == "torch" else batch_cap(zoo.get(name))["batch_cap"]  # see INDEX_LIMIT
     batch, probes = settings["start_batch"], []
     while batch <= limit and (not probes or probes[-1]["fits"]):
-        probes.append({"batch": batch, "fits": fits(device, name, batch)})
+        probes.append({"batch": batch, "fits": fits(device, name, batch) if batch <= cap else None})
         keras.backend.clear_session()  # the probe's model and its compiled functions go
         batch *= 2
     fitting = [p["batch"] for p in probes if p["fits"]]
@@ -334,6 +368,8 @@ def _chosen_by(cell):
     if not cell["probes"]:
         return "--max-batch (a CPU)"
     last = cell["probes"][-1]
+    if last["fits"] is None:
+        return f"{last['batch']} would hold a tensor of more than 2**31 - 1 elements"
     return "--max-batch" if last["fits"] else f"{last['batch']} is out of memory"
 
 

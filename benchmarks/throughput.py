@@ -98,21 +98,27 @@ def settings_from(args):
     return settings
 
 
-def run_backend(backend, settings, worker=(str(HERE / "worker.py"),)):
+def run_backend(backend, settings, worker=(str(HERE / "worker.py"),), timeout=None):
     """Runs a worker script in a process of its own under KERAS_BACKEND=`backend`; returns its results.
 
     Args:
         backend: the Keras backend.
         settings: what the worker measures, passed as a JSON file.
         worker: the script and its arguments before the settings and results files (default `worker.py`).
+        timeout: seconds after which the worker is killed and this raises RuntimeError, as for a failed worker
+            (None: no limit).
     """
     with tempfile.TemporaryDirectory() as tmp:
         settings_path, results_path = Path(tmp) / "settings.json", Path(tmp) / "results.json"
         settings_path.write_text(json.dumps(settings))
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
         env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(HERE.parent), env.get("PYTHONPATH", "")])
-        done = subprocess.run([sys.executable, *worker, str(settings_path), str(results_path)],
-                              env=env, capture_output=True, text=True)
+        try:
+            done = subprocess.run([sys.executable, *worker, str(settings_path), str(results_path)],
+                                  env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as error:  # its output so far comes as bytes
+            stderr = (error.stderr or b"").decode(errors="replace")[-4000:]
+            raise RuntimeError(f"the {backend} worker ran past {timeout:.0f} s and was killed:\n{stderr}") from None
         if done.returncode:
             raise RuntimeError(f"the {backend} worker failed:\n{done.stderr[-4000:]}")
         return json.loads(results_path.read_text())
@@ -223,7 +229,7 @@ def _slug(text):
 
 def device_name(devices):
     """What a report is named after: the accelerators among `devices` (as the backends name them), else the CPU."""
-    gpus = sorted(set(devices) - {"cpu"})
+    gpus = sorted(set(devices) - {"cpu", None})  # None: a worker that failed before it named its device
     return ", ".join(gpus) if gpus else f"CPU {timing.cpu_model()}"
 
 

@@ -1,8 +1,11 @@
 """benchmarks/throughput.py: `--quick` on this test run's backend gives every requested cell, sane numbers and
-the report files; FLOPs are counted as the layers say."""
+the report files; FLOPs are counted as the layers say. benchmarks/gpu.py: its dry run measures every cell on both
+backends and judges the targets from them; its plan, budget and batch caps (memory.py's probe stops at the cap
+too); a worker killed keeps its cells."""
 
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -17,6 +20,8 @@ from keras_vae import zoo
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import flops  # noqa: E402
+import gpu  # noqa: E402
+import memory  # noqa: E402
 from worker import PEERS  # noqa: E402
 
 MEASURES = ("train_fit", "train_loop", "encode", "decode", "reconstruct")
@@ -149,3 +154,135 @@ def test_export_formats_sizes_and_times_every_endpoint_of_every_format(tmp_path)
             seconds = cell[endpoint]["seconds"]
             assert len(seconds) == 2 and all(math.isfinite(s) and s > 0 for s in seconds)
     assert "| vae | litert |" in out.with_suffix(".md").read_text()
+
+
+@pytest.fixture(scope="module")
+def gpu_dry_run(tmp_path_factory):
+    """`gpu.py --dry-run`: the GPU run's pipeline on the CPU, both backends. One thread per backend: the run checks
+    the pipeline, not speed, and torch's two threads crawl when another process holds one of the two cores."""
+    out = tmp_path_factory.mktemp("gpu") / "dry-run"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "gpu.py"), "--dry-run", "--out", str(out)],
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out, json.loads(out.with_suffix(".json").read_text())
+
+
+@pytest.mark.backend_independent
+def test_gpu_dry_run_measures_every_cell_on_both_backends(gpu_dry_run):
+    _, report = gpu_dry_run
+    settings = report["settings"]
+    assert settings["backends"] == ["jax", "torch"] and settings["models"] == ["vae", "cvae"]
+    assert [result["backend"] for result in report["backends"]] == ["jax", "torch"]
+    cells = [cell for result in report["backends"] for cell in result["cells"]]
+    assert all("failed" not in result for result in report["backends"])
+    measured = [(c["backend"], c["model"], c["measure"], c["batch_size"]) for c in cells if c["kind"] == "keras_vae"]
+    assert sorted(measured) == sorted((backend, model, measure, 16 if measure.startswith("train") else 64)
+                                      for backend in ("jax", "torch") for model in ("vae", "cvae")
+                                      for measure in ("train_fit", "train_loop", "decode", "decode_device"))
+    peers = [(c["backend"], c["peer"], c["model"], c["batch_size"]) for c in cells if c["kind"] == "peer"]
+    assert sorted(peers) == [("jax", "jax_jit", "vae", 16), ("torch", "torch_eager", "vae", 16)]
+    for cell in cells:  # one repeat each
+        (seconds,) = cell["seconds"]
+        assert cell["samples_per_s"] == pytest.approx(cell["calls_per_repeat"] * cell["samples_per_call"] / seconds)
+        assert math.isfinite(cell["samples_per_s"]) and cell["samples_per_s"] > 0 and cell["warmup_s"] > 0
+        assert cell["device_peak_mb"] is None  # a CPU has no device memory to report
+    for result in report["backends"]:
+        assert result["caps"]["vae"] == {"batch_cap": (2**31 - 1) // 784, "elements_per_image": 784,
+                                         "largest_layer": "encoder/images"}
+        # the encoder's input: 784 pixels and the 10 one-hot labels, concatenated
+        assert result["caps"]["cvae"]["elements_per_image"] == 794
+
+
+@pytest.mark.backend_independent
+def test_gpu_dry_run_judges_the_targets_from_its_cells(gpu_dry_run):
+    out, report = gpu_dry_run
+    cells = [cell for result in report["backends"] for cell in result["cells"]]
+    training = [c for c in cells if c["kind"] == "keras_vae" and c["measure"] in ("train_fit", "train_loop")]
+    goals = {"torch_eager": 2.0, "jax_jit": 1.0}
+    rows = report["targets"]["peers"]
+    assert sorted(row["peer"] for row in rows) == ["jax_jit", "torch_eager"]
+    for row in rows:
+        (peer,) = [c for c in cells if c["kind"] == "peer" and c["peer"] == row["peer"]]
+        best = max(c["samples_per_s"] for c in training if c["model"] == "vae" and c["batch_size"] == 16)
+        assert row["ratio"] == pytest.approx(best / peer["samples_per_s"])
+        assert row["passed"] == (best / peer["samples_per_s"] >= goals[row["peer"]])
+    decode = [c for c in cells if c["measure"] == "decode_device"]
+    judged = [(row["backend"], row["model"], row["samples_per_s"], row["passed"])
+              for row in report["targets"]["decode"]]
+    assert sorted(judged) == sorted((c["backend"], c["model"], c["samples_per_s"], c["samples_per_s"] >= 1e6)
+                                    for c in decode)
+    table = out.with_suffix(".md").read_text()
+    assert report["command"] in table and "## Targets" in table and "## Not measured" not in table
+    assert "| torch_eager | vae | 16 |" in table and "| cvae | torch | 64 |" in table
+
+
+@pytest.mark.backend_independent
+def test_the_batch_cap_keeps_every_tensor_under_2_to_the_31_elements():
+    """conv_vae's largest activation is the 28 x 28 x 32 output of its second transposed convolution."""
+    cap = memory.batch_cap(zoo.get("conv_vae"))
+    assert (cap["elements_per_image"], cap["batch_cap"]) == (28 * 28 * 32, 85598)
+    assert 85598 * 28 * 28 * 32 <= 2**31 - 1 < 85599 * 28 * 28 * 32
+    assert cap["largest_layer"].startswith("decoder/conv2d_transpose")
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("backend, largest", [("jax", 2**16), ("torch", 2**19)])
+def test_the_memory_probe_stops_below_the_cap_but_on_torch(monkeypatch, backend, largest):
+    """memory.py's doubling on a GPU: JAX's stops before the batch at which conv_vae's step would hold a tensor past
+    2**31 - 1 elements, without running it; torch, which splits such a convolution, goes on."""
+    tried = []
+    monkeypatch.setattr(memory, "fits", lambda device, name, batch: tried.append(batch) or True)
+    monkeypatch.setattr(keras.backend, "clear_session", lambda: None)
+    gpu_device = type("Device", (), {"name": backend, "device": "NVIDIA H100 80GB HBM3"})()
+    batch, probes = memory.largest_batch(gpu_device, "conv_vae", {"start_batch": 2**14, "max_batch": 2**19})
+    assert batch == largest and tried == [2**k for k in range(14, 20) if 2**k <= largest]
+    if backend == "jax":
+        assert probes[-1] == {"batch": 2**17, "fits": None}
+        assert memory._chosen_by({"probes": probes}) == "131072 would hold a tensor of more than 2**31 - 1 elements"
+
+
+@pytest.mark.backend_independent
+def test_the_gpu_plan_puts_the_targets_first_and_skips_batches_past_the_cap():
+    settings = {"models": ["ae", "conv_vae"], "batch_sizes": [512, 131072], "decode_batch": 65536,
+                "peers": ["torch_eager", "torch_compile", "jax_jit"], "peer_architectures": ["conv"],
+                "ignore_cap": False}
+    caps = {name: {"batch_cap": cap, "elements_per_image": (2**31 - 1) // cap, "largest_layer": "x"}
+            for name, cap in (("ae", 2739137), ("conv_vae", 85598))}
+    tasks = gpu.plan(settings, "torch", caps)
+    assert [(t["task"], t.get("peer"), t["model"], t["batch_size"], "skipped" in t) for t in tasks] == [
+        ("peer", "torch_eager", "conv_vae", 512, False), ("train", None, "conv_vae", 512, False),
+        ("peer", "torch_eager", "conv_vae", 131072, True), ("train", None, "conv_vae", 131072, True),
+        ("decode", None, "conv_vae", 65536, False), ("decode", None, "ae", 65536, False),
+        ("peer", "torch_compile", "conv_vae", 512, False), ("peer", "torch_compile", "conv_vae", 131072, True),
+        ("train", None, "ae", 512, False), ("train", None, "ae", 131072, False)]
+    assert "more than 2**31 - 1" in tasks[2]["skipped"]
+    assert not any("skipped" in task for task in gpu.plan({**settings, "ignore_cap": True}, "torch", caps))
+
+
+@pytest.mark.backend_independent
+def test_the_budget_starts_a_task_only_if_the_longest_of_its_kind_fits():
+    now = [0.0]
+    budget = gpu.Budget(100.0, clock=lambda: now[0])
+    conv, dense = ({"task": "train", "model": name, "batch_size": 512} for name in ("conv_vae", "vae"))
+    compiled = {"task": "peer", "peer": "torch_compile", "architecture": "conv", "model": "conv_vae",
+                "batch_size": 512}
+    first, compiling = gpu.FIRST_GUESS_S["train"], gpu.FIRST_GUESS_S["torch_compile"]
+    assert budget.refusal(conv) is None and budget.refusal(compiled) is None
+    now[0] = 100.0 - first + 1
+    assert budget.refusal(conv) and budget.refusal(compiled)
+    budget.spent(conv, 5.0)
+    budget.spent(conv, 3.0)  # the longest is kept
+    assert budget.refusal(conv) is None and budget.estimate(conv) == 5.0
+    assert budget.estimate(dense) == first and budget.estimate(compiled) == compiling
+    now[0] = 96.0
+    assert "4 s of the backend's share left, the task needs about 5 s" in budget.refusal(conv)
+
+
+@pytest.mark.backend_independent
+def test_a_gpu_worker_killed_past_its_time_keeps_the_cells_it_wrote(tmp_path):
+    """Killed while it imports (1 s): what it had written (here, a cell) and why it stopped come back."""
+    partial = tmp_path / "jax.json"
+    written = {"backend": "jax", "device": "cpu", "cells": [{"task": "train", "model": "vae", "samples_per_s": 1.0}]}
+    partial.write_text(json.dumps(written))
+    result = gpu.run_worker("jax", {"partial": str(partial)}, timeout=1)
+    assert result["cells"] == written["cells"] and "the jax worker ran past 1 s and was killed" in result["failed"]
