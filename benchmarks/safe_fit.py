@@ -22,7 +22,6 @@ and OUT.md; OUT defaults to benchmarks/results/<device>-safe-fit.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -186,9 +185,7 @@ def markdown(report):
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.worker:
-        settings_path, results_path = map(Path, args.worker)
-        results_path.write_text(json.dumps(measure(json.loads(settings_path.read_text()))))
-        return
+        return throughput.serve(args.worker, measure)
     settings = {key: getattr(args, key) for key in ("model", "batch_size", "images", "epochs", "rounds")}
     if args.quick:
         settings.update(QUICK)

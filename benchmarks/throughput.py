@@ -98,6 +98,13 @@ def settings_from(args):
     return settings
 
 
+def serve(paths, measure):
+    """The worker side of `run_backend` for a script that is its own worker (`script --worker SETTINGS RESULTS`):
+    writes `measure(settings)` to the results file."""
+    settings_path, results_path = map(Path, paths)
+    results_path.write_text(json.dumps(measure(json.loads(settings_path.read_text()))))
+
+
 def run_backend(backend, settings, worker=(str(HERE / "worker.py"),), timeout=None):
     """Runs a worker script in a process of its own under KERAS_BACKEND=`backend`; returns its results.
 

@@ -39,7 +39,6 @@ the contestant's, against `--target`); OUT defaults to benchmarks/results/<devic
 """
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -389,9 +388,7 @@ def settings_of(args):
 def main(argv=None):
     args = _parser().parse_args(argv)
     if args.worker:
-        settings_path, results_path = map(Path, args.worker)
-        results_path.write_text(json.dumps(measure(json.loads(settings_path.read_text()))))
-        return
+        return throughput.serve(args.worker, measure)
     settings = settings_of(args)
     contestants = [{"name": "keras_tutorial (peer)", "kind": "peer", "config": PEER}] + [
         {"name": f"keras_vae {index}", "kind": "keras_vae", "config": config}

@@ -3,7 +3,8 @@
     KERAS_BACKEND=jax python benchmarks/worker.py SETTINGS.json RESULTS.json
 
 SETTINGS.json holds the axes (models, batch sizes, dtype policies, jit_compile, steps_per_execution, replicas, peers,
-repeats), or `"job": "layers"`, `"convolutions"` or `"memory"` and the settings of `layer_times.py`, `convolutions.py` or `memory.py`;
+repeats), or `"job": "layers"`, `"convolutions"` or `"memory"` and the settings of `layer_times.py`,
+`convolutions.py` or `memory.py`;
 RESULTS.json receives the backend's facts and one record per measured cell.
 """
 
