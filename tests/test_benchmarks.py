@@ -117,6 +117,26 @@ def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
 
 
 @pytest.mark.backend_independent
+def test_convolutions_times_every_convolution_and_the_step_on_each_path(tmp_path):
+    """conv_vae on JAX, whose CPU is where the patch path runs, at `--quick`'s settings."""
+    out = tmp_path / "convolutions"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "convolutions.py"), "--quick", "--backends", "jax",
+                           "--out", str(out)], capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = json.loads(out.with_suffix(".json").read_text())["backends"]
+    for path in ("keras", "both"):
+        cells = [c for c in result["cells"] if c["path"] == path]
+        assert [(c["layer"], c.get("strides"), c.get("output_shape")) for c in cells] == [
+            ("conv2d", [2, 2], [14, 14, 32]), ("conv2d_1", [2, 2], [7, 7, 64]),
+            ("conv2d_transpose", [2, 2], [14, 14, 64]), ("conv2d_transpose_1", [2, 2], [28, 28, 32]),
+            ("logits", [1, 1], [28, 28, 1]), ("train_step", None, None)]
+        for timed in [c[m] for c in cells for m in ("forward", "train") if m in c]:
+            assert len(timed["seconds"]) == 2 and all(math.isfinite(s) and s > 0 for s in timed["seconds"])
+    table = out.with_suffix(".md").read_text()
+    assert "| conv2d_transpose_1 | Conv2DTranspose | 2x2 | 28x28x32 |" in table and "whole `train_step`" in table
+
+
+@pytest.mark.backend_independent
 def test_policy_quality_trains_and_tests_under_each_policy(tmp_path, mnist):
     out = tmp_path / "quality"
     policies = ["float32", "mixed_bfloat16"]
