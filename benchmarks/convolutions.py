@@ -1,14 +1,14 @@
-"""Keras's convolution ops against keras_vae's patch paths (`keras_vae.convolutions`), backend by backend.
+"""Keras's transposed convolution against keras_vae's phase path (`keras_vae.convolutions`), backend by backend.
 
     python benchmarks/convolutions.py                                # conv_vae and conv_vae_bn, every backend
     python benchmarks/convolutions.py --quick --backends jax         # seconds: for CI
 
-For each zoo model, each backend and each set of layer kinds on the patch path (`--paths`: `keras` for none,
-`transpose` for the transposed convolutions, `both` for those and the strided convolutions), it times every
-convolution layer alone (the forward pass, and the forward pass with the gradients of a sum of squares with
-respect to the layer's input and weights, as `layer_times.py` does) and the model's whole `train_step` in a tight
-compiled loop, all in one process per backend so that the paths are compared under the same load. This is the
-measurement behind `keras_vae.convolutions.FAST_PATHS`. Writes OUT.json and OUT.md; OUT defaults to
+For each zoo model, each backend and each path of the strided transposed convolutions (`--paths`: `keras` for
+Keras's op, `phases` for keras_vae's phase decomposition), it times every convolution layer alone (the forward pass,
+and the forward pass with the gradients of a sum of squares with respect to the layer's input and weights, as
+`layer_times.py` does) and the model's whole `train_step` in a tight compiled loop, all in one process per backend
+so that the paths are compared under the same load. This is the measurement behind
+`keras_vae.convolutions.PHASES_ON`. Writes OUT.json and OUT.md; OUT defaults to
 benchmarks/results/<device>-convolutions.
 """
 
@@ -22,14 +22,13 @@ import layer_times  # noqa: E402
 import throughput  # noqa: E402
 import timing  # noqa: E402
 
-#: the layer kinds each path computes from patches (the rest run Keras's op)
-PATHS = {"keras": (), "transpose": ("transpose",), "both": ("conv", "transpose")}
-QUICK = {"models": ["conv_vae"], "batch_size": 16, "repeats": 2, "min_seconds": 0.0, "paths": ["keras", "both"]}
+PATHS = ("keras", "phases")
+QUICK = {"models": ["conv_vae"], "batch_size": 16, "repeats": 2, "min_seconds": 0.0}
 
 
 def _parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="conv_vae at batch 16, two paths, 2 repeats: for CI")
+    parser.add_argument("--quick", action="store_true", help="conv_vae at batch 16, 2 repeats: for CI")
     parser.add_argument("--models", type=throughput._list(), default=["conv_vae", "conv_vae_bn"])
     parser.add_argument("--backends", type=throughput._list(), default=list(throughput.BACKENDS))
     parser.add_argument("--paths", type=throughput._list(), default=list(PATHS))
@@ -50,12 +49,12 @@ def cells(device, settings):
 
     batch, rng, records = settings["batch_size"], np.random.default_rng(0), []
     steps = max(2, layer_times.IMAGES_PER_CALL // batch)
-    key = convolutions.platform()
-    kept = convolutions.FAST_PATHS.get(key, ())
+    kept = set(convolutions.PHASES_ON)
     try:
         for name in settings["models"]:
             for path in settings["paths"]:
-                convolutions.FAST_PATHS[key] = PATHS[path]
+                convolutions.PHASES_ON.clear()
+                convolutions.PHASES_ON.update({convolutions.platform()} if path == "phases" else ())
                 keras.utils.set_random_seed(0)
                 model = zoo.get(name)
                 model.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -75,7 +74,8 @@ def cells(device, settings):
                 records.append({"model": name, "path": path, "layer": "train_step", "train": step})
                 keras.backend.clear_session()
     finally:
-        convolutions.FAST_PATHS[key] = kept
+        convolutions.PHASES_ON.clear()
+        convolutions.PHASES_ON.update(kept)
     return records
 
 
@@ -85,9 +85,9 @@ def markdown(report):
     batch, paths = settings["batch_size"], settings["paths"]
     lines = [f"# Convolution paths on {report['device']}", "", f"`{report['command']}`", "",
              f"Batch {batch}. 'train' is a layer's forward pass with the gradients with respect to its input and "
-             f"weights, in ms per batch (median of {settings['repeats']}); paths: "
-             + "; ".join(f"`{p}` = patches for {', '.join(PATHS[p]) or 'nothing (Keras’s ops)'}" for p in paths)
-             + ". The last row is the whole `train_step` in samples/s, and its ratio to `keras`.", ""]
+             f"weights, in ms per batch (median of {settings['repeats']}), with the strided transposed convolutions on "
+             "Keras's op (`keras`) or on keras_vae's phases (`phases`; the other layers run Keras's op on both paths). "
+             "The last row is the whole `train_step` in samples/s, and its ratio to the first path.", ""]
     for result in report["backends"]:
         for name in settings["models"]:
             rows = {}

@@ -1,4 +1,4 @@
-"""Keras's convolution layers, with the same weights, computed the way each backend runs them fastest.
+"""Keras's transposed convolution layer, with the same weights, computed the way each backend runs it fastest.
 
 XLA on a CPU differentiates a strided transposed convolution very slowly: for conv_vae's 14x14x64 -> 28x28x32
 layer at batch 128, the forward pass and gradients take several times what the same arithmetic takes as matrix
@@ -8,9 +8,9 @@ correlation of the input with a sub-kernel of taps, all phases are computed as o
 input's patches, and `depth_to_space` interleaves them. It is the same linear map, so outputs and gradients
 equal Keras's to rounding.
 
-The layers keep Keras's class names, variables and shapes, so `.weights.h5` files and `.keras` configs from
-`keras.layers.Conv2DTranspose` / `keras.layers.Conv2D` load into them unchanged and vice versa. Which backend
-takes which path is `FAST_PATHS`, chosen by measurement (`benchmarks/convolutions.py`, results in
+The layer keeps Keras's class name, variables and shapes, so `.weights.h5` files from a model built with
+`keras.layers.Conv2DTranspose` load into one built with this layer unchanged, and vice versa. Where the phase path
+runs is `PHASES_ON`, chosen by measurement (`benchmarks/convolutions.py`, results in
 `benchmarks/results/*-convolutions.md`).
 """
 
@@ -22,21 +22,17 @@ from keras import ops
 
 from keras_vae import trainers
 
-#: per (backend, device type), the layers ("conv", "transpose") whose strided "same" convolution is computed as
-#: patches times a matrix rather than by Keras's op. Measured on CPUs only (XLA's GPU convolutions keep Keras's
-#: op): on JAX the transposed path made conv_vae's step 3.8x faster and conv_vae_bn's 1.2x, the strided Conv2D
-#: path on top of it lost (3.0x and 0.6x); on TensorFlow and PyTorch Keras's op was the faster.
-FAST_PATHS = {("jax", "cpu"): ("transpose",)}
+#: the (backend, device type) pairs on which a strided "same" transposed convolution runs as its phases. Measured
+#: on CPUs only (XLA's GPU convolutions keep Keras's op): on JAX the phases made conv_vae's whole training step 3.8x
+#: faster and conv_vae_bn's 1.2x; on TensorFlow and PyTorch Keras's op was the faster. (The same patch product
+#: for the strided `Conv2D` layers as well lost on JAX: 3.0x and 0.6x.)
+PHASES_ON = {("jax", "cpu")}
 
 
 @functools.cache
 def platform():
-    """The key of `FAST_PATHS` for this process: (Keras backend, its default device's type), e.g. ("jax", "cpu")."""
+    """This process's (Keras backend, its default device's type), e.g. ("jax", "cpu"): see `PHASES_ON`."""
     return keras.backend.backend(), trainers.device_type()
-
-
-def _fast(kind):
-    return kind in FAST_PATHS.get(platform(), ())
 
 
 def _phase_taps(size, stride):
@@ -70,13 +66,11 @@ def _phase_kernel(kernel, strides):
     return ops.reshape(phases, (*index.shape[:2], channels, -1)), ((-top, bottom), (-left, right))
 
 
-def _patches_matmul(inputs, kernel, strides=(1, 1)):
-    """A "valid" correlation of NHWC `inputs` with an HWIO `kernel`, as one matrix product over the patches."""
+def _patches_matmul(inputs, kernel):
+    """A stride-1 "valid" correlation of NHWC `inputs` with an HWIO `kernel`, as one matrix product over patches."""
     kh, kw, channels, filters = kernel.shape
-    height, width = inputs.shape[1:3]
-    rows, cols = (height - kh) // strides[0] + 1, (width - kw) // strides[1] + 1
-    patches = [inputs[:, i:i + (rows - 1) * strides[0] + 1:strides[0], j:j + (cols - 1) * strides[1] + 1:strides[1]]
-               for i in range(kh) for j in range(kw)]
+    rows, cols = inputs.shape[1] - kh + 1, inputs.shape[2] - kw + 1
+    patches = [inputs[:, i:i + rows, j:j + cols] for i in range(kh) for j in range(kw)]
     return ops.matmul(ops.concatenate(patches, axis=-1), ops.reshape(kernel, (kh * kw * channels, filters)))
 
 
@@ -102,11 +96,11 @@ def conv_transpose_phases(inputs, kernel, strides):
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
-    """`keras.layers.Conv2DTranspose`, computed as its phases on the backends of `FAST_PATHS`.
+    """`keras.layers.Conv2DTranspose`, computed as its phases on the platforms of `PHASES_ON`.
 
     Same arguments, variables and saved layout as Keras's layer. The phase path covers strides above 1 with
     `padding="same"`, channels last, no `output_padding` or dilation, and static spatial sizes; anything else,
-    and the other backends, run Keras's own `call`.
+    and the other platforms, run Keras's own `call`.
 
     Example:
         >>> layer = Conv2DTranspose(32, 3, strides=2, padding="same")
@@ -115,7 +109,7 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
     """
 
     def _phased(self, inputs):
-        return (_fast("transpose") and self.padding == "same" and max(self.strides) > 1
+        return (platform() in PHASES_ON and self.padding == "same" and max(self.strides) > 1
                 and self.data_format == "channels_last" and self.output_padding is None
                 and set(self.dilation_rate) == {1} and None not in inputs.shape[1:3])
 
@@ -127,28 +121,3 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
             outputs = ops.add(outputs, self.bias)
         return outputs if self.activation is None else self.activation(outputs)
 
-
-@keras.saving.register_keras_serializable(package="keras_vae")
-class Conv2D(keras.layers.Conv2D):
-    """`keras.layers.Conv2D`, computed as one matrix product over the input's patches on the backends of
-    `FAST_PATHS`.
-
-    Same arguments, variables and saved layout as Keras's layer. The patch path covers strides above 1 with
-    `padding="same"`, channels last, no dilation or groups, and static spatial sizes; anything else, and the
-    other backends, run Keras's own convolution.
-
-    Example:
-        >>> Conv2D(32, 3, strides=2, padding="same")(ops.zeros((8, 28, 28, 1))).shape
-        (8, 14, 14, 32)
-    """
-
-    def convolution_op(self, inputs, kernel):
-        if not (_fast("conv") and self.padding == "same" and max(self.strides) > 1 and self.groups == 1
-                and self.data_format == "channels_last" and set(self.dilation_rate) == {1}
-                and None not in inputs.shape[1:3]):
-            return super().convolution_op(inputs, kernel)
-        padding = []
-        for size, taps, stride in zip(inputs.shape[1:3], kernel.shape[:2], self.strides):
-            total = max((-(-size // stride) - 1) * stride + taps - size, 0)
-            padding.append((total // 2, total - total // 2))
-        return _patches_matmul(ops.pad(inputs, ((0, 0), *padding, (0, 0))), kernel, tuple(self.strides))

@@ -117,14 +117,14 @@ def test_layer_times_time_every_layer_and_the_whole_step(tmp_path):
 
 
 @pytest.mark.backend_independent
-def test_convolutions_times_every_convolution_and_the_step_on_each_path(tmp_path):
-    """conv_vae on JAX, whose CPU is where the patch path runs, at `--quick`'s settings."""
+def test_convolutions_times_every_convolution_and_the_step_on_both_paths(tmp_path):
+    """conv_vae on JAX, whose CPU is where the phase path runs, at `--quick`'s settings."""
     out = tmp_path / "convolutions"
     done = subprocess.run([sys.executable, str(BENCHMARKS / "convolutions.py"), "--quick", "--backends", "jax",
                            "--out", str(out)], capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     (result,) = json.loads(out.with_suffix(".json").read_text())["backends"]
-    for path in ("keras", "both"):
+    for path in ("keras", "phases"):
         cells = [c for c in result["cells"] if c["path"] == path]
         assert [(c["layer"], c.get("strides"), c.get("output_shape")) for c in cells] == [
             ("conv2d", [2, 2], [14, 14, 32]), ("conv2d_1", [2, 2], [7, 7, 64]),

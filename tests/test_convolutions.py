@@ -1,5 +1,5 @@
-"""keras_vae's convolution layers against Keras's: the same weights give the same outputs and gradients on the
-patch path (forced on whatever backend runs the tests), and Keras's weight files load into them unchanged."""
+"""keras_vae's transposed convolution against Keras's: the same weights give the same outputs and gradients on the
+phase path (forced on whatever backend runs the tests), and Keras's weight files load into it unchanged."""
 
 import keras
 import numpy as np
@@ -8,17 +8,15 @@ import pytest
 from keras_vae import convolutions
 from tests.harness import numpy
 
-#: (kernel size, strides, input height and width, padding): "same" strided cases take the patch path
+#: (kernel size, strides, input height and width, padding): the "same" strided cases take the phase path
 TRANSPOSED = [(3, 2, (7, 5), "same"), (4, 2, (4, 6), "same"), (5, 2, (3, 3), "same"), (3, 3, (4, 2), "same"),
               (1, 2, (3, 4), "same"), (4, (2, 1), (5, 3), "same"), (3, 2, (4, 4), "valid")]
-CONVOLUTIONS = [(3, 2, (28, 28), "same"), (4, 2, (9, 7), "same"), (3, 3, (8, 10), "same"), (5, (1, 2), (6, 5), "same"),
-                (3, 2, (9, 9), "valid")]
 
 
 @pytest.fixture
-def patches(monkeypatch):
-    """The patch path for both kinds of layer on the backend under test."""
-    monkeypatch.setitem(convolutions.FAST_PATHS, convolutions.platform(), ("conv", "transpose"))
+def phases(monkeypatch):
+    """The phase path on the platform under test."""
+    monkeypatch.setattr(convolutions, "PHASES_ON", {convolutions.platform()})
 
 
 def _gradients(layer, x, cotangent):
@@ -61,9 +59,11 @@ def _pair(ours, theirs, arguments, input_shape, seed):
     return mine, reference
 
 
-def _assert_same(ours, theirs, arguments, size, channels=3, seed=0):
-    input_shape = (2, *size, channels)
-    mine, reference = _pair(ours, theirs, arguments, input_shape, seed)
+@pytest.mark.parametrize("kernel, strides, size, padding", TRANSPOSED)
+def test_transposed_convolution_gives_keras_outputs_and_gradients(phases, kernel, strides, size, padding, seed=0):
+    arguments = {"filters": 4, "kernel_size": kernel, "strides": strides, "padding": padding, "activation": "tanh"}
+    input_shape = (2, *size, 3)
+    mine, reference = _pair(convolutions.Conv2DTranspose, keras.layers.Conv2DTranspose, arguments, input_shape, seed)
     rng = np.random.default_rng(seed + 1)
     x = rng.normal(size=input_shape).astype("float32")
     expected = numpy(reference(x))
@@ -73,43 +73,28 @@ def _assert_same(ours, theirs, arguments, size, channels=3, seed=0):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kernel, strides, size, padding", TRANSPOSED)
-def test_transposed_convolution_gives_keras_outputs_and_gradients(patches, kernel, strides, size, padding):
-    arguments = {"filters": 4, "kernel_size": kernel, "strides": strides, "padding": padding, "activation": "tanh"}
-    _assert_same(convolutions.Conv2DTranspose, keras.layers.Conv2DTranspose, arguments, size)
-
-
-@pytest.mark.parametrize("kernel, strides, size, padding", CONVOLUTIONS)
-def test_convolution_gives_keras_outputs_and_gradients(patches, kernel, strides, size, padding):
-    arguments = {"filters": 5, "kernel_size": kernel, "strides": strides, "padding": padding, "activation": "relu"}
-    _assert_same(convolutions.Conv2D, keras.layers.Conv2D, arguments, size, channels=2)
-
-
-def test_the_patch_path_runs_only_for_strided_same_layers_of_the_chosen_kinds(monkeypatch):
+def test_the_phase_path_runs_only_for_strided_same_layers_on_the_chosen_platforms(monkeypatch):
     original, calls = convolutions._patches_matmul, []
     monkeypatch.setattr(convolutions, "_patches_matmul", lambda *args: calls.append(args[1].shape) or original(*args))
     x = np.zeros((1, 8, 8, 2), "float32")
     layers = [convolutions.Conv2DTranspose(3, 3, strides=2, padding="same"),
-              convolutions.Conv2D(3, 3, strides=2, padding="same"),
-              convolutions.Conv2DTranspose(3, 3, padding="same"), convolutions.Conv2D(3, 3, padding="same"),
-              convolutions.Conv2DTranspose(3, 3, strides=2), convolutions.Conv2D(3, 3, strides=2)]
-    for kinds, expected in [((), []), (("transpose",), [(2, 2, 2, 12)]), (("conv",), [(3, 3, 2, 3)])]:
-        monkeypatch.setitem(convolutions.FAST_PATHS, convolutions.platform(), kinds)
+              convolutions.Conv2DTranspose(3, 3, padding="same"), convolutions.Conv2DTranspose(3, 3, strides=2)]
+    for platforms, expected in [(set(), []), ({convolutions.platform()}, [(2, 2, 2, 12)])]:
+        monkeypatch.setattr(convolutions, "PHASES_ON", platforms)
         calls.clear()
         for layer in layers:
             layer(x)
-        assert calls == expected, kinds  # the phase kernel of a 3x3 stride-2 layer is 2x2 taps, 4 phases x 3
+        assert calls == expected  # the phases of a 3x3 stride-2 kernel: 2x2 taps, 4 phases x 3 filters
 
 
 def test_weights_saved_from_keras_layers_load_into_these_and_back(tmp_path):
-    def decoder(conv, transpose):
+    def decoder(transpose):
         z = keras.Input((7, 7, 4))
         h = transpose(8, 3, strides=2, padding="same", activation="relu")(z)
-        h = conv(6, 4, strides=2, padding="same")(h)
+        h = keras.layers.Conv2D(6, 4, strides=2, padding="same")(h)
         return keras.Model(z, transpose(1, 3, padding="same")(h))
 
-    theirs = decoder(keras.layers.Conv2D, keras.layers.Conv2DTranspose)
-    ours = decoder(convolutions.Conv2D, convolutions.Conv2DTranspose)
+    theirs, ours = decoder(keras.layers.Conv2DTranspose), decoder(convolutions.Conv2DTranspose)
     theirs.save_weights(tmp_path / "keras.weights.h5")
     ours.load_weights(tmp_path / "keras.weights.h5")
     for got, want in zip(ours.get_weights(), theirs.get_weights(), strict=True):
@@ -118,5 +103,5 @@ def test_weights_saved_from_keras_layers_load_into_these_and_back(tmp_path):
     np.testing.assert_allclose(numpy(ours(x)), numpy(theirs(x)), atol=1e-5)
     ours.save(tmp_path / "ours.keras")
     reloaded = keras.saving.load_model(tmp_path / "ours.keras", safe_mode=True)
-    assert [type(layer) for layer in reloaded.layers[1:]] == [convolutions.Conv2DTranspose, convolutions.Conv2D,
+    assert [type(layer) for layer in reloaded.layers[1:]] == [convolutions.Conv2DTranspose, keras.layers.Conv2D,
                                                               convolutions.Conv2DTranspose]

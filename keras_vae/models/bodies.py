@@ -20,7 +20,7 @@ import math
 import keras
 from keras import layers
 
-from keras_vae.convolutions import Conv2D, Conv2DTranspose
+from keras_vae.convolutions import Conv2DTranspose
 
 
 class Body:
@@ -197,7 +197,7 @@ class ConvBody(Body):
         return layers.Activation(self.activation, dtype=dtype)(h)
 
     def _conv(self, filters, kernel_size, dtype, strides=1, padding="same", transpose=False):
-        conv = Conv2DTranspose if transpose else Conv2D
+        conv = Conv2DTranspose if transpose else layers.Conv2D
         return conv(filters, kernel_size, strides=strides, padding=padding, use_bias=not self.batch_norm, dtype=dtype)
 
     def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
