@@ -23,9 +23,9 @@ from keras import ops
 from keras_vae import trainers
 
 #: the (backend, device type) pairs on which a strided "same" transposed convolution runs as its phases. Measured
-#: on CPUs only (XLA's GPU convolutions keep Keras's op): on JAX the phases made conv_vae's whole training step 3.8x
-#: faster and conv_vae_bn's 1.2x; on TensorFlow and PyTorch Keras's op was the faster. (The same patch product
-#: for the strided `Conv2D` layers as well lost on JAX: 3.0x and 0.6x.)
+#: on CPUs only (XLA's GPU convolutions keep Keras's op): on JAX the phases made conv_vae's whole training step
+#: 2.96x faster and conv_vae_bn's 1.48x (benchmarks/results/cpu-epyc-2-cores-convolutions.md); TensorFlow and
+#: PyTorch showed no case for them. (The same patch product for the strided `Conv2D` layers as well lost on JAX.)
 PHASES_ON = {("jax", "cpu")}
 
 
