@@ -92,14 +92,15 @@ def _trained_model(args):
 
 
 def evaluate(args):
-    """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL and (CVAE) class accuracy, as JSON."""
+    """`keras-vae evaluate`: test ELBO, per-pixel error, IWAE NLL, (CVAE) class accuracy, (VQ-VAE) codebook use,
+    prior bits per code and recognised samples, as JSON."""
     from keras_vae.evaluate import report
 
     if args.json:
         check_directory(Path(args.json).parent, "--json")
     model = _trained_model(args)
     result = report(model, dataset=args.dataset or zoo.entry(args.name).dataset, k=args.k, limit=args.limit,
-                    seed=args.seed, classifier_images=args.classifier_images)
+                    seed=args.seed, classifier_images=args.classifier_images, recognised=args.recognised)
     result = {**result, "model": args.name, "weights": "pretrained" if args.pretrained else str(args.weights)}
     if args.json:
         write_json(args.json, result)
@@ -201,6 +202,8 @@ def _parser():
     command.add_argument("--batch-size", type=_positive_int, help=f"default {defaults['batch_size']}")
     command.add_argument("--learning-rate", type=_positive_float, help=f"default {defaults['learning_rate']}")
     command.add_argument("--schedule", choices=recipes.SCHEDULES, help="learning-rate schedule (default constant)")
+    command.add_argument("--prior-epochs", type=_positive_int,
+                         help="epochs of a learned prior (a VQ-VAE's PixelCNN), after the model's (default: --epochs)")
     command.add_argument("--latent-dim", type=_positive_int)
     command.add_argument("--seed", type=int, help=f"default {defaults['seed']}")
     command.add_argument("--out", help="output directory (default: runs/NAME)")
@@ -218,8 +221,11 @@ def _parser():
     command.add_argument("--k", type=_positive_int, default=5000, help="importance samples of the NLL bound")
     command.add_argument("--limit", type=_positive_int, help="use the first N test images (default: all)")
     command.add_argument("--classifier-images", type=_positive_int,
-                         help="conditional models: train the digit classifier on the first N training images "
-                              "(default: all)")
+                         help="conditional models and --recognised: train the digit classifier on the first N "
+                              "training images (default: all)")
+    command.add_argument("--recognised", action="store_true",
+                         help="also the share of 1,000 samples the classifier recognises with 90%% confidence "
+                              "(always measured for a VQ-VAE)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--json", metavar="FILE", help="also write the results to FILE")
     command.set_defaults(func=evaluate, imports=("keras",))

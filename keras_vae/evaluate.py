@@ -8,7 +8,9 @@ that memory stays bounded whatever the test set or the number of importance samp
 - `iwae_log_likelihood` / `iwae_nll`: the importance-weighted estimate of log p(x) (Burda et al., 2015)
   on binarised images, for Bernoulli VAEs.
 - `train_classifier` / `class_accuracy`: how often a digit classifier recognises a conditional model's
-  samples as the class that was asked for.
+  samples as the class that was asked for; `recognised_share`: how often it assigns any model's samples a class
+  with confidence.
+- `codebook_use` / `prior_bits`: a VQ-VAE's codebook use and its prior's likelihood of the test codes.
 - `report`: all of the above that apply to a model, as a JSON-ready dict.
 
 Example:
@@ -344,6 +346,95 @@ def _predicted_classes(classifier, images, batch_size):
                                for batch, _ in _batches(images, None, batch_size)])
 
 
+def confidence(classifier, images, batch_size=500):
+    """The classifier's highest class probability for each image, in batches: a NumPy array of shape (N,)."""
+    with no_grad():
+        return np.concatenate([_numpy(ops.max(classifier(batch, training=False), axis=-1))
+                               for batch, _ in _batches(images, None, batch_size)])
+
+
+def recognised_share(model, classifier, n=1000, seed=0, threshold=0.9, batch_size=500):
+    """The share of `n` samples of `model` that a classifier assigns to some class with probability at least
+    `threshold`: the measure the AE-vs-VAE figure applies to decoded latent grids, here to the model's prior.
+
+    Args:
+        model: a model that samples (a VAE, a VQ-VAE with a trained prior; unconditional).
+        classifier: a model mapping images to class probabilities, e.g. `train_classifier`'s.
+        n: samples drawn, in batches from one `keras.random.SeedGenerator` made from `seed`.
+        seed: int seed of the samples.
+        threshold: the confidence a sample needs to count as recognised.
+        batch_size: images sampled and classified per call.
+
+    Returns:
+        A float in [0, 1].
+
+    Example:
+        >>> share = recognised_share(vq_vae, train_classifier(x_train, y_train), n=1000)
+    """
+    n, batch_size = _positive_int("n", n), _positive_int("batch_size", batch_size)
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be a probability in (0, 1], got {threshold!r}")
+    generator = _seed_generator(seed)
+    recognised = 0
+    for start in range(0, n, batch_size):
+        with no_grad():
+            samples = _numpy(model.sample(min(batch_size, n - start), seed=generator))
+        recognised += int(np.sum(confidence(classifier, samples, batch_size) >= threshold))
+    return recognised / n
+
+
+def _check_vq(model):
+    if not hasattr(model, "quantizer"):
+        raise ValueError(f"{type(model).__name__} has no codebook: codebook_use and prior_bits measure a VQ-VAE")
+
+
+def codebook_use(model, images, batch_size=500):
+    """How a VQ-VAE uses its codebook on `images`: the codes of every position of every image, counted.
+
+    Args:
+        model: a VQ-VAE.
+        images: float images in [0, 1], shape (N, *model.image_shape).
+        batch_size: images encoded per call.
+
+    Returns:
+        `{"codes_used": share of the codebook chosen at least once, "perplexity": exp of the entropy of the codes'
+        frequencies (num_codes when all are equally used), "num_codes": the codebook's size}`.
+
+    Example:
+        >>> codebook_use(vq_vae, x_test)        # {'codes_used': 0.98, 'perplexity': 180.2, 'num_codes': 256}
+    """
+    _check_vq(model)
+    images, _ = _inputs(model, images, None)
+    counts = np.bincount(model.codes(images, batch_size).reshape(-1), minlength=model.num_codes)
+    frequencies = counts[counts > 0] / counts.sum()
+    return {"codes_used": float(np.mean(counts > 0)), "perplexity": float(np.exp(-np.sum(frequencies *
+            np.log(frequencies)))), "num_codes": int(model.num_codes)}
+
+
+def prior_bits(model, images, batch_size=500):
+    """The negative log-likelihood that a VQ-VAE's prior gives the codes of `images`.
+
+    Args:
+        model: a VQ-VAE (its prior trained).
+        images: float images in [0, 1], shape (N, *model.image_shape).
+        batch_size: images per call.
+
+    Returns:
+        `{"bits_per_code": ..., "nats_per_image": ...}` (nats per image: the whole grid's NLL).
+
+    Example:
+        >>> prior_bits(vq_vae, x_test)["bits_per_code"]     # 8.0 for a uniform prior over 256 codes
+    """
+    _check_vq(model)
+    images, _ = _inputs(model, images, None)
+    codes = model.codes(images, batch_size)
+    if not model.prior.compiled:
+        model.prior.compile()
+    terms = model.prior.evaluate(codes, batch_size=_positive_int("batch_size", batch_size), verbose=0,
+                                 return_dict=True)
+    return {"bits_per_code": float(terms["bits_per_code"]), "nats_per_image": float(terms["loss"])}
+
+
 def class_accuracy(model, classifier, per_class=1000, seed=0, batch_size=500):
     """The fraction of a conditional model's samples that a classifier assigns to the class asked for.
 
@@ -416,16 +507,29 @@ def _class_accuracy_part(model, dataset, x_test, y_test, seed, classifier, class
     }
 
 
+def _recognised_part(model, dataset, seed, classifier, classifier_epochs, classifier_images, n):
+    """The `recognised_samples` entry of `report`: trains the classifier unless one is given."""
+    if classifier is None:
+        (x_train, y_train), _ = data.load(dataset)
+        x_train, y_train = _head(classifier_images, x_train, y_train)
+        classifier = train_classifier(x_train, y_train, epochs=classifier_epochs, seed=seed)
+    return {"share": recognised_share(model, classifier, n=n, seed=seed), "samples": n, "threshold": 0.9,
+            "classifier_epochs": classifier_epochs, "seed": seed}
+
+
 def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs=2, classifier=None,
-           per_class=1000, classifier_images=None):
+           per_class=1000, classifier_images=None, recognised=False):
     """Everything that applies to `model`, as a JSON-ready dict for its model card.
 
-    - `test_elbo`: `elbo` on the continuous test set;
+    - `test_elbo`: `elbo` on the continuous test set (a VQ-VAE's own loss terms);
     - `reconstruction_error`: `reconstruction_error` on the same images;
     - `iwae_nll` (Bernoulli VAEs only): `iwae_nll` with k samples on the dynamically binarised test set
       (`BINARIZATION`), given the labels for a conditional model;
     - `class_accuracy` (conditional models only): `class_accuracy` with a classifier trained on the
-      dataset's training set, and that classifier's accuracy on the test images.
+      dataset's training set, and that classifier's accuracy on the test images;
+    - `codebook` and `prior` (VQ-VAEs only): `codebook_use` and `prior_bits` on the test images;
+    - `recognised_samples` (VQ-VAEs, and any unconditional model with `recognised=True`): `recognised_share` of
+      1,000 samples, with a classifier trained on the dataset's training set.
 
     Parts that do not apply are absent. `seconds` holds the time each part took.
 
@@ -434,11 +538,12 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         dataset: `"mnist"` or `"fashion_mnist"`.
         k: importance samples per image for `iwae_nll`.
         limit: use the first `limit` test images; None for all 10,000.
-        seed: int seed of the importance samples, the class-conditional samples and the classifier.
+        seed: int seed of the importance samples, the samples and the classifier.
         classifier_epochs: epochs of `train_classifier` on the whole training set.
         classifier: an already trained classifier to use instead (then `classifier_epochs` is not used).
         classifier_images: train the classifier on the first N training images; None for all of them.
         per_class: samples per class for `class_accuracy`.
+        recognised: measure `recognised_samples` for a model that is not a VQ-VAE too.
 
     Returns:
         A dict with `model`, `dataset`, `test_images`, `backend`, the parts and `seconds`.
@@ -449,6 +554,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         ['binarization', 'estimates', 'k', 'nll', 'seed']
     """
     conditional = bool(model.num_classes)
+    vq = hasattr(model, "quantizer")
     _, (x_test, y_test) = data.load(dataset)
     x_test, y_test = _head(limit, x_test, y_test)
     labels = y_test if conditional else None
@@ -472,5 +578,11 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         card["class_accuracy"] = _timed(
             seconds, "class_accuracy", _class_accuracy_part, model, dataset, x_test, y_test, seed,
             classifier, classifier_epochs, classifier_images, per_class)
+    if vq:
+        card["codebook"] = _timed(seconds, "codebook", codebook_use, model, x_test)
+        card["prior"] = _timed(seconds, "prior", prior_bits, model, x_test)
+    if (vq or recognised) and not conditional:
+        card["recognised_samples"] = _timed(seconds, "recognised_samples", _recognised_part, model, dataset, seed,
+                                            classifier, classifier_epochs, classifier_images, 1000)
     card["seconds"] = seconds
     return card

@@ -28,9 +28,10 @@ from keras_vae.files import atomic_path, write_json
 
 RECIPE_FILE = "recipe.json"
 WEIGHTS_FILE = "model.weights.h5"
-#: training settings and their defaults (`dataset` None means the entry's own dataset)
+#: training settings and their defaults (`dataset` None means the entry's own dataset;
+#: `prior_epochs`, for a model with a learned prior (a VQ-VAE's PixelCNN), None means as many as `epochs`)
 TRAINING_DEFAULTS = {"dataset": None, "binarize": None, "epochs": 12, "batch_size": 32, "learning_rate": 1e-3,
-                     "schedule": "constant", "seed": 0}
+                     "schedule": "constant", "seed": 0, "prior_epochs": None}
 SCHEDULES = ("constant", "cosine")
 
 
@@ -56,6 +57,7 @@ _TRAINING_VALUES = {
                       and math.isfinite(value) and value > 0, "a positive finite number"),
     "schedule": (_one_of(SCHEDULES), f"one of {SCHEDULES}"),
     "seed": (_is_int, "an integer"),
+    "prior_epochs": (lambda value: value is None or (_is_int(value) and value > 0), "null or a positive integer"),
 }
 
 

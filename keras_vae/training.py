@@ -193,6 +193,10 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
                                  ) from None
     history = fitted.history if writer is None else writer.history  # the writer's holds a resumed run's start
     test = model.evaluate(x_test, y_test if labelled else None, batch_size=batch_size, verbose=0, return_dict=True)
+    if getattr(model, "prior", None) is not None:
+        prior_history, prior_test = _fit_prior(model, x_train, x_test, settings, verbose)
+        history = {**history, **prior_history}
+        test.update(prior_test)
     run = TrainingRun(model, {key: [float(v) for v in values] for key, values in history.items()},
                       {key: float(value) for key, value in test.items()}, settings, out)
     if out is not None:
@@ -201,6 +205,26 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
             shutil.rmtree(out)
             return dataclasses.replace(run, out=None)
     return run
+
+
+def _fit_prior(model, x_train, x_test, settings, verbose):
+    """Trains the learned prior of `model` (a VQ-VAE's PixelCNN) on the codes of the training images, once the model
+    is trained: Adam at the run's rate and schedule, for `prior_epochs` (default `epochs`), validated on the test
+    images' codes. A run interrupted here and resumed trains the prior again from its start.
+
+    Returns:
+        (history, test metrics), their names prefixed with `prior_`.
+    """
+    images = x_train.images if isinstance(x_train, data.EpochBatches) else x_train
+    epochs = settings["prior_epochs"] or settings["epochs"]
+    batch_size = settings["batch_size"]
+    codes, test_codes = model.codes(images), model.codes(x_test)
+    model.prior.compile(optimizer=_optimizer({**settings, "epochs": epochs}, -(-len(codes) // batch_size)))
+    fitted = model.prior.fit(codes, epochs=epochs, batch_size=batch_size, validation_data=(test_codes,),
+                             callbacks=[StopOnNonFiniteLoss()], verbose=verbose)
+    test = model.prior.evaluate(test_codes, batch_size=batch_size, verbose=0, return_dict=True)
+    return ({f"prior_{key}": values for key, values in fitted.history.items()},
+            {f"prior_{key}": value for key, value in test.items()})
 
 
 def _model(model_or_name, settings):

@@ -67,6 +67,15 @@ CATALOG = {
         "description": "dense VAE 784-128-16-2, the Keras/PyTorch MNIST tutorials' first VAE",
         "dataset": "mnist",
     },
+    "vq_vae": {
+        "description": "VQ-VAE: 4x4 stride-2 convs 32/64 to a 7x7 grid of 256 codes (EMA codebook, restarts), "
+                       "with a gated PixelCNN prior to sample from",
+        "dataset": "mnist",
+    },
+    "vq_vae_fashion": {
+        "description": "the vq_vae architecture and prior trained on Fashion-MNIST",
+        "dataset": "fashion_mnist",
+    },
     "vae_binarized": {
         "description": "dense VAE 784-512-256-32 for dynamically binarised MNIST: the likelihood (IWAE NLL) entry",
         "dataset": "mnist",

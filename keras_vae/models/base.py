@@ -23,6 +23,7 @@ from keras_vae.data import EpochBatches, check_images
 from keras_vae.distribution import check_batches
 from keras_vae.losses import LIKELIHOODS
 from keras_vae.models import bodies
+from keras_vae.models.objective import ObjectiveModel
 
 
 def _first(outputs):
@@ -37,7 +38,7 @@ def _check_image_shape(image_shape):
     return image_shape
 
 
-class BaseAutoencoder(trainers.ModelMixin, keras.Model):
+class BaseAutoencoder(ObjectiveModel):
     """Base class of the model families; not registered, not used directly.
 
     Args:
@@ -72,19 +73,13 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
         self.encoder = self.body.build_encoder(self.image_shape, latent_dim, self.encoder_heads, num_classes,
                                                dtype=self.dtype_policy)
         self.decoder = self.body.build_decoder(self.image_shape, latent_dim, num_classes, dtype=self.dtype_policy)
-        self.loss_trackers = [keras.metrics.Mean(name=name) for name in self.loss_terms]
-        #: the sum of the losses that layers add; reported as `layer_loss` only by a model that has some
-        self.layer_loss_tracker = keras.metrics.Mean(name="layer_loss")
         self.built = True
 
     # --- training -------------------------------------------------------------------------------
 
-    @property
-    def metrics(self):
-        return [*self.loss_trackers, self.layer_loss_tracker]
-
     def compute_loss_terms(self, images, labels, training=False):
-        """Returns a dict with a tensor of shape (batch,) for each name in `loss_terms`: each image's terms.
+        """Returns a dict with a tensor of shape (batch,) for each name in `loss_terms`: each image's terms (or a
+        scalar: a statistic of the whole batch, such as a VQ-VAE's codebook perplexity).
 
         Args:
             images: a batch of images.
@@ -92,70 +87,6 @@ class BaseAutoencoder(trainers.ModelMixin, keras.Model):
             training: whether layers run in training mode (batch norm statistics, sampling).
         """
         raise NotImplementedError
-
-    def batch_loss_terms(self, data, training=False):
-        """The batch's loss terms, the scalars that `train_step` minimises and reports.
-
-        Each term is the batch mean of `compute_loss_terms`, weighted by the sample weights when `data` has
-        them (Keras's "sum over batch size": the mean of weight times loss). The losses that layers added in
-        this forward pass (activity and weight regularizers, `add_loss`) are summed into `layer_loss` and
-        added to `loss`, as Keras's own `train_step` does.
-
-        Args:
-            data: what `fit`/`evaluate` feed: images, `(images,)`, `(images, labels)` or
-                `(images, labels, sample_weight)`.
-            training: whether layers run in training mode.
-        """
-        images, labels, weights = self._unpack(data)
-        per_image = self.compute_loss_terms(images, labels, training=training)
-        weights = None if weights is None else ops.cast(weights, "float32")
-        terms = {name: ops.mean(value if weights is None else value * weights) for name, value in per_image.items()}
-        if self.losses:
-            terms["layer_loss"] = ops.sum(ops.stack([ops.sum(ops.cast(loss, "float32")) for loss in self.losses]))
-            terms["loss"] = terms["loss"] + terms["layer_loss"]
-        return terms
-
-    def update_metrics(self, terms):
-        """Updates the loss trackers with a batch's terms and returns the logs."""
-        trackers = [*self.loss_trackers, *([self.layer_loss_tracker] if "layer_loss" in terms else [])]
-        for tracker in trackers:
-            tracker.update_state(terms[tracker.name])
-        return {tracker.name: tracker.result() for tracker in trackers}
-
-    def train_step(self, *args):
-        return trainers.train_step(self, *args)
-
-    def test_step(self, *args):
-        return trainers.test_step(self, *args)
-
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                **kwargs):
-        """`keras.Model.compile` for a model that owns its objective: it takes the optimizer and the
-        execution settings (`jit_compile`, `steps_per_execution`, ...), and refuses `loss`, `loss_weights`,
-        `metrics` and `weighted_metrics`, which it would otherwise have to ignore.
-
-        Args:
-            optimizer: a `keras.optimizers.Optimizer` or its name.
-            **kwargs: the other arguments of `keras.Model.compile`.
-
-        Example:
-            >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=False)
-        """
-        given = [name for name, value in (("loss", loss), ("loss_weights", loss_weights), ("metrics", metrics),
-                                          ("weighted_metrics", weighted_metrics)) if value]
-        if given:
-            raise ValueError(
-                f"{type(self).__name__} trains on its own objective ({', '.join(self.loss_terms)}) and cannot use "
-                f"compile's {', '.join(given)}: compile it with an optimizer alone. To add a penalty, give a layer "
-                "a regularizer or call add_loss() in it (reported as layer_loss); for other measures, see "
-                "keras_vae.evaluate")
-        super().compile(optimizer=optimizer, **kwargs)
-
-    def compile_from_config(self, config):
-        """Compiles a loaded model as Keras would (it skips a model whose `compile` is its own)."""
-        self.compile(**keras.saving.deserialize_keras_object(config))
-        if self.optimizer is not None:
-            self.optimizer.build(self.trainable_variables)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with the same arguments, after checking in-memory data.

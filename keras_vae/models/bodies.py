@@ -150,10 +150,16 @@ class ConvBody(Body):
     `dense_units=None` the latent is reached by a convolution covering the last feature map, as in the
     PyTorch tutorials (4x4 kernels, batch norm, images padded to 32x32).
 
+    With `grid=True` the latent is a grid of vectors, one per position of the last feature map (a VQ-VAE's):
+    each head is a 1x1 convolution to `latent_dim` channels, and the decoder starts from such a grid with a 3x3
+    convolution.
+
     Args:
         filters: channels of the stride-2 convolutions; the decoder mirrors them.
         kernel_size: kernel size of the convolutions.
         dense_units: width of the Dense layer before the latent heads, or None for convolutional heads.
+        grid: the latent is a (height / 2**len(filters), width / 2**len(filters), latent_dim) grid; needs
+            `dense_units=None`.
         batch_norm: put BatchNormalization between each convolution and its activation.
         pad_to: zero-pad images to this square size inside the encoder (the decoder crops back), so
             that the size divides by 2 ** len(filters); None to use the image as it is.
@@ -164,13 +170,16 @@ class ConvBody(Body):
     """
 
     def __init__(self, filters=(32, 64), kernel_size=3, dense_units=16, batch_norm=False, pad_to=None,
-                 activation="relu"):
+                 activation="relu", grid=False):
         self.filters = _positive_ints("filters", filters)
         (self.kernel_size,) = _positive_ints("kernel_size", [kernel_size])
         self.dense_units = None if dense_units is None else _positive_ints("dense_units", [dense_units])[0]
         self.batch_norm = bool(batch_norm)
         self.pad_to = None if pad_to is None else _positive_ints("pad_to", [pad_to])[0]
         self.activation = activation
+        self.grid = bool(grid)
+        if self.grid and self.dense_units is not None:
+            raise ValueError("a grid latent (grid=True) has no Dense bottleneck: set dense_units=None")
 
     def _padding(self, image_shape):
         """Returns ((top, bottom), (left, right)) zero padding, checking the size suits the strides."""
@@ -210,6 +219,8 @@ class ConvBody(Body):
         if self.dense_units is None:
             if condition is not None:
                 raise ValueError("a conditional model needs a ConvBody with dense_units set")
+            if self.grid:
+                return _encoder(inputs, [layers.Conv2D(latent_dim, 1, name=head, dtype=output)(h) for head in heads])
             kernel = self._feature_shape(image_shape)
             return _encoder(inputs, [layers.Flatten(name=head, dtype=output)(
                 layers.Conv2D(latent_dim, kernel, dtype=output)(h)) for head in heads])
@@ -221,13 +232,17 @@ class ConvBody(Body):
 
     def build_decoder(self, image_shape, latent_dim, num_classes=0, dtype=None):
         hidden, output = _policies(dtype)
-        h, inputs = _decoder_inputs(latent_dim, num_classes, hidden)
         feature_shape = (*self._feature_shape(image_shape), self.filters[-1])
-        if self.dense_units is None:
+        if self.grid:
+            h = inputs = keras.Input(shape=(*feature_shape[:2], latent_dim), name="z")
+            h = self._conv_block(self._conv(feature_shape[-1], 3, hidden), h, hidden)
+        elif self.dense_units is None:
+            h, inputs = _decoder_inputs(latent_dim, num_classes, hidden)
             h = layers.Reshape((1, 1, h.shape[-1]), dtype=hidden)(h)
             h = self._conv_block(self._conv(feature_shape[-1], feature_shape[:2], hidden, padding="valid",
                                             transpose=True), h, hidden)
         else:
+            h, inputs = _decoder_inputs(latent_dim, num_classes, hidden)
             h = layers.Dense(math.prod(feature_shape), activation=self.activation, dtype=hidden)(h)
             h = layers.Reshape(feature_shape, dtype=hidden)(h)
         for filters in reversed(self.filters):

@@ -9,13 +9,12 @@ with that measure.
 import dataclasses
 
 import numpy as np
-from keras import ops
 from matplotlib.patches import Rectangle
 
+from keras_vae.evaluate import confidence
 from keras_vae.plots import encodings
 from keras_vae.plots.canvas import IMAGE_CMAP, class_colors, class_names_for, new_figure, save
 from keras_vae.plots.latent import class_legend, scatter_classes
-from keras_vae.trainers import no_grad
 
 
 @dataclasses.dataclass
@@ -61,16 +60,6 @@ class GridCheck:
         return float(np.mean(counts == 0))
 
 
-def _confidence(classifier, images):
-    """The classifier's highest class probability for each image, in batches."""
-    highest = []
-    with no_grad():
-        for start in range(0, len(images), encodings.BATCH_SIZE):
-            probabilities = classifier(images[start:start + encodings.BATCH_SIZE], training=False)
-            highest.append(ops.convert_to_numpy(ops.max(probabilities, axis=-1)))
-    return np.concatenate(highest)
-
-
 def grid_check(model, classifier, images, tiles=20, threshold=0.9, coverage=0.98):
     """Decodes a `tiles` x `tiles` grid over the central `coverage` of the images' codes and classifies it.
 
@@ -101,7 +90,7 @@ def grid_check(model, classifier, images, tiles=20, threshold=0.9, coverage=0.98
     points = plane.project(latents)
     box = encodings.central_box(points, coverage)
     decoded = encodings.decoded(model, plane.lift(encodings.grid_points(box, tiles)))
-    return GridCheck(plane, points, box, int(tiles), decoded, _confidence(classifier, decoded), float(threshold))
+    return GridCheck(plane, points, box, int(tiles), decoded, confidence(classifier, decoded), float(threshold))
 
 
 def check_pair(ae, vae):
