@@ -159,6 +159,7 @@ def plot(args):
         figure = plots.draw(args.kind, **options)
     else:
         model = _trained_model(args)
+        plots.check_kind(args.kind, model)  # before the data and ae_vs_vae's classifier, not after
         source = "pretrained weights" if args.pretrained else args.weights
         (x_train, y_train), (images, labels) = data.load(entry.dataset)
         if args.kind == "ae_vs_vae":
@@ -253,7 +254,7 @@ def _parser():
     command.add_argument("--between", type=_numbers(2, int), default=(3, 8), metavar="A,B",
                          help="interpolation: from class A to class B (default 3,8)")
     command.add_argument("--n", type=_positive_int, help="images: samples (100), reconstructions (20), "
-                                                        "interpolation steps (10)")
+                                                        "interpolation steps (10), codebook_usage's decoded codes (8)")
     command.add_argument("--seed", type=int, default=0, help="samples, ae_vs_vae's classifier")
     command.add_argument("--classifier-images", type=_positive_int, default=60_000,
                          help="ae_vs_vae: training images of its digit classifier")

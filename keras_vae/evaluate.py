@@ -29,6 +29,7 @@ from keras import layers, ops
 
 from keras_vae import data
 from keras_vae.losses import clip_log_var
+from keras_vae.models.vq_vae import codebook_statistics
 from keras_vae.trainers import no_grad
 
 #: the binarisation of the test set that `report` estimates the likelihood on
@@ -388,6 +389,20 @@ def _check_vq(model):
         raise ValueError(f"{type(model).__name__} has no codebook: codebook_use and prior_bits measure a VQ-VAE")
 
 
+def code_counts(model, images, batch_size=500):
+    """How often a VQ-VAE chooses each code over every grid position of `images`: int64 of shape (num_codes,).
+
+    Args:
+        model: a VQ-VAE.
+        images: float images in [0, 1], shape (N, *model.image_shape).
+        batch_size: images encoded per call.
+    """
+    _check_vq(model)
+    images, _ = _inputs(model, images, None)
+    with no_grad():
+        return np.bincount(model.codes(images, batch_size).reshape(-1), minlength=model.num_codes)
+
+
 def codebook_use(model, images, batch_size=500):
     """How a VQ-VAE uses its codebook on `images`: the codes of every position of every image, counted.
 
@@ -403,12 +418,8 @@ def codebook_use(model, images, batch_size=500):
     Example:
         >>> codebook_use(vq_vae, x_test)        # {'codes_used': 0.98, 'perplexity': 180.2, 'num_codes': 256}
     """
-    _check_vq(model)
-    images, _ = _inputs(model, images, None)
-    counts = np.bincount(model.codes(images, batch_size).reshape(-1), minlength=model.num_codes)
-    frequencies = counts[counts > 0] / counts.sum()
-    return {"codes_used": float(np.mean(counts > 0)), "perplexity": float(np.exp(-np.sum(frequencies *
-            np.log(frequencies)))), "num_codes": int(model.num_codes)}
+    perplexity, used = codebook_statistics(code_counts(model, images, batch_size))
+    return {"codes_used": float(used), "perplexity": float(perplexity), "num_codes": int(model.num_codes)}
 
 
 def prior_bits(model, images, batch_size=500):
@@ -513,8 +524,11 @@ def _recognised_part(model, dataset, seed, classifier, classifier_epochs, classi
         (x_train, y_train), _ = data.load(dataset)
         x_train, y_train = _head(classifier_images, x_train, y_train)
         classifier = train_classifier(x_train, y_train, epochs=classifier_epochs, seed=seed)
+        classifier_images = len(x_train)
+    else:
+        classifier_epochs = classifier_images = None  # trained elsewhere
     return {"share": recognised_share(model, classifier, n=n, seed=seed), "samples": n, "threshold": 0.9,
-            "classifier_epochs": classifier_epochs, "seed": seed}
+            "classifier_epochs": classifier_epochs, "classifier_images": classifier_images, "seed": seed}
 
 
 def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs=2, classifier=None,

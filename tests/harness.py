@@ -54,7 +54,8 @@ def check_api_shapes(model, x, y):
     """encode / decode / reconstruct / sample: shapes, dtypes and [0, 1] ranges."""
     n, labels = len(x), labels_of(model, y)
     code = numpy(model.code(x, **labels))
-    assert code.shape == (n, model.latent_dim) and np.isfinite(code).all()
+    latent_shape = model.grid_shape if hasattr(model, "quantizer") else (model.latent_dim,)  # a VQ-VAE's codes
+    assert code.shape == (n, *latent_shape) and np.isfinite(code).all()
     encoded = model.encode(x, **labels)
     if model.encoder_heads == ("z_mean", "z_log_var"):
         z_mean, z_log_var = map(numpy, encoded)

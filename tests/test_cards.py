@@ -7,9 +7,11 @@ images, 100 importance samples, and a digit classifier trained on the first 5,00
 
 The test repeats the measurement and compares every number: to 1e-5 on the backend that wrote it (evaluation is
 seeded), and elsewhere to a tolerance that covers what differs between backends, the random streams of the
-posterior samples. Pixel errors draw nothing, so they must agree to 1e-3 on every backend. The IWAE bound and the
-class accuracy are re-measured on the backend that wrote them only: on the CPU, JAX and PyTorch take minutes over
-them (the digit classifier's convolution gradients, the bound's many small decodes), and their code is the same
+posterior samples; a VQ-VAE draws nothing, but a grid vector almost as near two codes may take either, so its
+codebook and prior columns agree within `ACROSS_BACKENDS`. Pixel errors draw nothing, so they must agree to 1e-3
+on every backend. The IWAE bound, the class accuracy and the share of a VQ-VAE's samples that the classifier
+recognises are re-measured on the backend that wrote them only: on the CPU, JAX and PyTorch take minutes over them
+(the digit classifier's convolution gradients, the bound's many small decodes), and their code is the same
 `keras.ops` that tests/test_evaluate.py runs on every backend.
 """
 
@@ -21,10 +23,11 @@ import pytest
 from keras_vae import data, evaluate, zoo
 
 #: column -> absolute tolerance on a backend other than the one that wrote check.json
-ACROSS_BACKENDS = {("test_elbo", "loss"): 2.0, ("test_elbo", "reconstruction_loss"): 2.0, ("test_elbo", "kl_loss"): 0.1}
+ACROSS_BACKENDS = {("test_elbo", "loss"): 2.0, ("test_elbo", "reconstruction_loss"): 2.0, ("test_elbo", "kl_loss"): 0.1,
+                   ("codebook", "codes_used"): 0.01, ("codebook", "perplexity"): 1.0, ("prior", "bits_per_code"): 0.01}
 DRAWS_NOTHING = {("reconstruction_error", "pixel_mse"), ("reconstruction_error", "pixel_mae")}
 WRITERS_BACKEND_ONLY = {("iwae_nll", "nll"), ("class_accuracy", "accuracy"),
-                        ("class_accuracy", "classifier_test_accuracy")}
+                        ("class_accuracy", "classifier_test_accuracy"), ("recognised_samples", "share")}
 
 
 def _columns(card):
@@ -40,8 +43,12 @@ def _measure(name, check, everything):
         return evaluate.report(model, dataset=check["dataset"], k=100, limit=100, classifier_images=5000)
     _, (x_test, y_test) = data.load(check["dataset"])
     labels = y_test[:100] if model.num_classes else None
-    return {"test_elbo": evaluate.elbo(model, x_test[:100], labels),
-            "reconstruction_error": evaluate.reconstruction_error(model, x_test[:100], labels)}
+    measured = {"test_elbo": evaluate.elbo(model, x_test[:100], labels),
+                "reconstruction_error": evaluate.reconstruction_error(model, x_test[:100], labels)}
+    if hasattr(model, "quantizer"):
+        measured.update(codebook=evaluate.codebook_use(model, x_test[:100]),
+                        prior=evaluate.prior_bits(model, x_test[:100]))
+    return measured
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
@@ -49,7 +56,8 @@ def test_the_cards_numbers_reproduce_on_this_backend(name):
     check = json.loads((zoo.folder(name) / "check.json").read_text())
     assert check["weights"] == "pretrained" and check["test_images"] == 100
     assert check.get("iwae_nll", {}).get("k", 100) == 100
-    assert check.get("class_accuracy", {}).get("classifier_images", 5000) == 5000
+    for part in ("class_accuracy", "recognised_samples"):
+        assert check.get(part, {}).get("classifier_images", 5000) == 5000
     writer = keras.config.backend() == check["backend"]
     expected, found = _columns(check), _columns(_measure(name, check, everything=writer))
     if not writer:

@@ -225,6 +225,34 @@ def test_a_trained_cvae_draws_the_digit_asked_for(trained_cvae, digit_classifier
     assert evaluate.class_accuracy(trained_cvae, digit_classifier, per_class=30, seed=4, batch_size=30) == found
 
 
+class GreyCycle:
+    """A stand-in unconditional model: its i-th sample (counting over calls) has the grey level levels[i % len]."""
+
+    num_classes = 0
+
+    def __init__(self, levels):
+        self.levels, self.drawn = levels, 0
+
+    def sample(self, n, seed=None):
+        greys = [self.levels[(self.drawn + i) % len(self.levels)] for i in range(n)]
+        self.drawn += n
+        return np.asarray(greys, "float32")[:, None, None, None] * np.ones((1, 28, 28, 1), "float32")
+
+
+def grey_confidence(images, training=False):
+    """A stand-in classifier whose confidence in class 0 is an image's grey level."""
+    grey = np.asarray(images)[:, 0, 0, 0]
+    return np.stack([grey, 1 - grey, *[np.zeros_like(grey)] * 8], axis=1)
+
+
+def test_recognised_share_counts_the_samples_called_with_confidence():
+    levels = [0.95, 0.92, 0.7, 0.2, 0.85]  # 0.2 is class 1 with probability 0.8
+    assert evaluate.recognised_share(GreyCycle(levels), grey_confidence, n=13, batch_size=5) == 6 / 13
+    assert evaluate.recognised_share(GreyCycle(levels), grey_confidence, n=10, threshold=0.75) == 0.8
+    with pytest.raises(ValueError, match="threshold"):
+        evaluate.recognised_share(GreyCycle(levels), grey_confidence, threshold=1.5)
+
+
 def test_class_accuracy_needs_a_conditional_model():
     with pytest.raises(ValueError, match="unconditional"):
         evaluate.class_accuracy(zoo.get("vae"), grey_reader(), per_class=2)
@@ -269,6 +297,25 @@ def test_report_of_a_zero_model_holds_the_closed_form_numbers(name, overrides, p
     if "class_accuracy" in parts:  # only the samples of class 0 are called right
         assert card["class_accuracy"] == {"accuracy": 0.1, "per_class": 3, "classifier_epochs": None,
                                           "classifier_images": None, "classifier_test_accuracy": np.mean(y == 0)}
+    assert json.loads(json.dumps(card)) == card
+
+
+def test_report_of_a_zero_vq_vae_holds_the_closed_form_numbers(mnist):
+    """All weights zero: every grid vector and every code is 0, so all 49 positions take code 0 (the first of equal
+    distances; 1 of 256 codes used, perplexity 1), every pixel has probability 1/2, and the prior's logits are
+    equal: 8 bits per code. A classifier certain of every image recognises every sample."""
+    _, (x_test, _) = mnist
+    model = zoo.get("vq_vae", prior={"filters": 8, "num_layers": 2})
+    model.set_weights([np.zeros(w.shape, "float32") for w in model.get_weights()])
+    card = evaluate.report(model, limit=20, classifier=calls_everything(3))
+    assert set(card) == BASE_KEYS | {"codebook", "prior", "recognised_samples"}
+    half = 784 * LOG_2
+    assert card["test_elbo"] == pytest.approx({"loss": half, "reconstruction_loss": half, "vq_loss": 0.0,
+                                               "perplexity": 1.0, "codebook_usage": 1 / 256}, rel=1e-5, abs=1e-6)
+    assert card["codebook"] == {"codes_used": 1 / 256, "perplexity": pytest.approx(1.0), "num_codes": 256}
+    assert card["prior"] == pytest.approx({"bits_per_code": 8.0, "nats_per_image": 49 * math.log(256)}, rel=1e-5)
+    assert card["recognised_samples"] == {"share": 1.0, "samples": 1000, "threshold": 0.9, "classifier_epochs": None,
+                                          "classifier_images": None, "seed": 0}
     assert json.loads(json.dumps(card)) == card
 
 

@@ -19,9 +19,12 @@ import pytest
 
 from harness import build, fit, numpy, snapshot
 from keras_vae import export
+from keras_vae.models import VQVAE
 
 BACKEND = keras.backend.backend()
-NAMES = ("vae", "conv_vae", "ae", "cvae")
+# vq_vae_certain: a VQ-VAE whose prior draws CERTAIN_CODE at every position
+NAMES = ("vae", "conv_vae", "ae", "cvae", "vq_vae", "vq_vae_certain")
+CERTAIN_CODE = 11
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 TF_ERRORS = {"ValueError", "TypeError", "InvalidArgumentError"}
 
@@ -59,15 +62,47 @@ open(f"{folder}/report.json", "w").write(json.dumps(report))
 
 # What the Keras model computes for an endpoint's inputs, keyed as the endpoint's outputs.
 KERAS = {
-    "encode": lambda model, images, labels=None: dict(zip(model.encoder_heads, _listed(model.encode(images, labels)))),
-    "decode": lambda model, z, labels=None: {"images": model.decode(z, labels)},
+    "encode": lambda model, images, labels=None: dict(zip(heads(model), _listed(model.encode(images, labels)))),
+    "decode": lambda model, **inputs: {"images": model.decode(**inputs)},  # z (a VQ-VAE: codes), labels
     "reconstruct": lambda model, images, labels=None: {"images": model.reconstruct(images, labels)},
+    "prior_logits": lambda model, codes: {"logits": model.prior(codes)},
 }
 KERAS["serve"] = KERAS["signatures/serving_default"] = KERAS["reconstruct"]
 
 
 def _listed(outputs):
     return outputs if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+def is_vq(model):
+    return isinstance(model, VQVAE)
+
+
+def heads(model):
+    """The names of `encode`'s outputs: the encoder's heads, or a VQ-VAE's `codes`."""
+    return ("codes",) if is_vq(model) else model.encoder_heads
+
+
+def latent(model, n, wider=0):
+    """`decode`'s input for n images: {"z": latent vectors}, or for a VQ-VAE {"codes": int32 grids}; `wider`
+    adds columns (a wrong shape)."""
+    rng = np.random.default_rng(0)
+    if is_vq(model):
+        height, width = model.grid_shape
+        return {"codes": rng.integers(0, model.num_codes, (n, height, width + wider)).astype("int32")}
+    return {"z": rng.normal(size=(n, model.latent_dim + wider)).astype("float32")}
+
+
+def small_vq_vae(certain=None):
+    """A small VQ-VAE with distinct code vectors; with `certain`, its prior's logits are one large entry for that
+    code whatever the codes before: every position draws it."""
+    model = VQVAE(num_codes=16, code_dim=4, prior={"filters": 8, "num_layers": 2}, seed=0)
+    model.quantizer.codebook.assign(np.random.default_rng(0).normal(size=(16, 4)).astype("float32"))
+    if certain is not None:
+        logits = model.prior.logits
+        logits.kernel.assign(np.zeros(logits.kernel.shape, "float32"))
+        logits.bias.assign(np.where(np.arange(16) == certain, 40.0, 0.0).astype("float32"))
+    return model
 
 
 def run_python(code, *args):
@@ -78,28 +113,30 @@ def run_python(code, *args):
 
 
 def has_prior(model):
-    return "z_log_var" in model.encoder_heads
+    return "z_log_var" in model.encoder_heads or is_vq(model)
 
 
 def good_calls(model, x, y):
     """call id -> (endpoint, inputs): calls that must succeed, with batch sizes differing between endpoints."""
-    z = np.random.default_rng(0).normal(size=(3, model.latent_dim)).astype("float32")
+    latents = latent(model, 3)
     cond = (lambda labels: {"labels": labels}) if model.num_classes else (lambda labels: {})
     calls = {
         "encode": ("encode", {"images": x[:8], **cond(y[:8])}),
-        "decode": ("decode", {"z": z, **cond(y[:3])}),
+        "decode": ("decode", {**latents, **cond(y[:3])}),
         "reconstruct": ("reconstruct", {"images": x[:5], **cond(y[:5])}),
         "serve": ("serve", {"images": x[:5], **cond(y[:5])}),
         "serving_default": ("signatures/serving_default", {"images": x[:6], **cond(y[:6])}),
     }
     if model.num_classes:
         other = (y + 1) % model.num_classes
-        calls["decode_other"] = ("decode", {"z": z, "labels": other[:3]})
+        calls["decode_other"] = ("decode", {**latents, "labels": other[:3]})
         calls["reconstruct_other"] = ("reconstruct", {"images": x[:5], "labels": other[:5]})
     if has_prior(model):
         for call, n, seed, labels in (("sample", 5, 3, y[:5]), ("sample_again", 5, 3, y[:5]),
                                       ("sample_seed4", 5, 4, y[:5]), ("sample_n2", 2, 3, y[:2])):
             calls[call] = ("sample", {"n": np.int32(n), "seed": np.int32(seed), **cond(labels)})
+    if is_vq(model):
+        calls["prior_logits"] = ("prior_logits", latent(model, 4))
     if has_prior(model) and model.num_classes:
         calls["sample_other"] = ("sample", {"n": np.int32(5), "seed": np.int32(3), "labels": other[:5]})
         calls["sample_one_label"] = ("sample", {"n": np.int32(4), "seed": np.int32(3), "labels": y[:1]})
@@ -113,13 +150,15 @@ def bad_calls(model, x, y):
     calls = {
         "images_without_channel_axis": ("encode", {"images": x[:2, ..., 0], **cond(y[:2])}),
         "float64_images": ("reconstruct", {"images": x[:2].astype("float64"), **cond(y[:2])}),
-        "z_of_wrong_size": ("decode", {"z": np.zeros((2, model.latent_dim + 1), "float32"), **cond(y[:2])}),
+        "latent_of_wrong_size": ("decode", {**latent(model, 2, wider=1), **cond(y[:2])}),
         "half_images_to_the_signature": ("signatures/serving_default", {"images": x[:2, :14], **cond(y[:2])}),
     }
     if model.num_classes:
         calls["fewer_labels_than_images"] = ("reconstruct", {"images": x[:4], "labels": y[:3]})
-        calls["no_labels"] = ("decode", {"z": np.zeros((2, model.latent_dim), "float32")})
+        calls["no_labels"] = ("decode", latent(model, 2))
         calls["float_labels"] = ("encode", {"images": x[:2], "labels": y[:2].astype("float32")})
+    if is_vq(model):
+        calls["float_codes"] = ("decode", {"codes": latent(model, 2)["codes"].astype("float32")})
     if has_prior(model):
         calls["zero_images"] = ("sample", {"n": np.int32(0), "seed": np.int32(1), **cond(y[:1])})
         calls["n_not_a_scalar"] = ("sample", {"n": np.int32([2]), "seed": np.int32(1), **cond(y[:2])})
@@ -136,8 +175,9 @@ def write_calls(folder, name, calls):
 def models(small_mnist):
     """Tiny models; the VAE is fitted for two steps so that no weight keeps its initial value."""
     (x, y), _ = small_mnist
-    built = {name: build(name) for name in NAMES}
+    built = {name: build(name) for name in NAMES[:4]}
     fit(built["vae"], x[:128], y[:128], batch_size=64, epochs=1)
+    built.update(vq_vae=small_vq_vae(), vq_vae_certain=small_vq_vae(certain=CERTAIN_CODE))
     return built
 
 
@@ -171,15 +211,18 @@ def test_loading_needs_neither_keras_vae_nor_its_code(served):
 def test_signatures_have_the_documented_names(name, served):
     _, _, report = served
     labels = ["labels"] if name == "cvae" else []
+    vq = name.startswith("vq_vae")
     expected = {
-        "encode": (["images", *labels], ["code"] if name == "ae" else ["z_log_var", "z_mean"]),
-        "decode": (sorted(["z", *labels]), ["images"]),
+        "encode": (["images", *labels], ["code"] if name == "ae" else ["codes"] if vq else ["z_log_var", "z_mean"]),
+        "decode": (sorted(["codes" if vq else "z", *labels]), ["images"]),
         "reconstruct": (["images", *labels], ["images"]),
         "serve": (["images", *labels], ["images"]),
         "serving_default": (["images", *labels], ["images"]),
     }
     if name != "ae":  # the autoencoder has no prior to sample
         expected["sample"] = (sorted(["n", "seed", *labels]), ["images"])
+    if vq:  # the logits of the prior that sample draws codes from
+        expected["prior_logits"] = (["codes"], ["logits"])
     signatures = report[name]["signatures"]
     assert {key: (sig["inputs"], sig["outputs"]) for key, sig in signatures.items()} == expected
 
@@ -197,7 +240,7 @@ def test_served_outputs_equal_the_keras_model(name, models, served):
                                        err_msg=f"{name}: {call} -> {key}")
 
 
-@pytest.mark.parametrize("name", ["vae", "conv_vae", "cvae"])
+@pytest.mark.parametrize("name", ["vae", "conv_vae", "cvae", "vq_vae"])
 def test_sample_is_seeded(name, models, served):
     model, outputs = models[name], served[1][name]
     images = {call: outputs[f"{call}.images"] for call in ("sample", "sample_again", "sample_seed4", "sample_n2")}
@@ -207,6 +250,17 @@ def test_sample_is_seeded(name, models, served):
     assert not np.allclose(images["sample"], images["sample_seed4"])
     for drawn in images.values():
         assert drawn.min() >= 0.0 and drawn.max() <= 1.0
+
+
+def test_vq_vae_encodes_to_int32_codes_and_samples_them_from_its_prior(models, served):
+    outputs = served[1]
+    codes = outputs["vq_vae"]["encode.codes"]
+    assert codes.dtype == np.int32 and codes.shape == (8, 7, 7) and len(np.unique(codes)) > 1
+    model, outputs = models["vq_vae_certain"], outputs["vq_vae_certain"]
+    certain, other = (numpy(model.decode(np.full((5, 7, 7), code, "int32"))) for code in (CERTAIN_CODE, 0))
+    assert not np.allclose(certain, other)  # the grid's code shows in the images
+    for call in ("sample", "sample_again", "sample_seed4"):
+        np.testing.assert_allclose(outputs[f"{call}.images"], certain, rtol=0, atol=1e-5, err_msg=call)
 
 
 def test_cvae_labels_condition_decode_reconstruct_and_sample(served):

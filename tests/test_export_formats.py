@@ -10,6 +10,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from harness import build, fit, labels_of, numpy
 from keras_vae import cli, export
+from keras_vae.models import VQVAE
 
 BACKEND = keras.backend.backend()
 # Where a TensorFlow-backend process exports every format (PyTorch), the conditional VAE alone shows that path
@@ -115,4 +116,13 @@ def test_a_missing_converter_names_the_extra(models, tmp_path, monkeypatch):
     monkeypatch.setattr(export.onnx.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ImportError, match=r"needs tf2onnx: pip install 'keras-vae\[onnx\]'"):
         export.export(models["cvae"], tmp_path / "onnx", "onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("format, target, shown", [("onnx", "onnx", "ONNX"), ("litert", "vq.tflite", "LiteRT")])
+def test_a_vq_vae_is_refused_with_a_pointer_to_saved_model(format, target, shown, tmp_path):
+    model = VQVAE(num_codes=16, code_dim=4, prior={"filters": 8, "num_layers": 2})
+    with pytest.raises(ValueError, match=rf"the {shown} export does not support VQVAE .*format='saved_model'"):
+        export.export(model, tmp_path / target, format)
     assert list(tmp_path.iterdir()) == []

@@ -21,10 +21,10 @@ def dense(hidden_units, activation="relu"):
             "config": {"hidden_units": hidden_units, "activation": activation}}
 
 
-def conv(filters, kernel_size, dense_units, batch_norm, pad_to, activation):
+def conv(filters, kernel_size, dense_units, batch_norm, pad_to, activation, grid=False):
     return {"module": "keras_vae.models.bodies", "class_name": "ConvBody", "registered_name": "keras_vae>ConvBody",
             "config": {"filters": filters, "kernel_size": kernel_size, "dense_units": dense_units,
-                       "batch_norm": batch_norm, "pad_to": pad_to, "activation": activation}}
+                       "batch_norm": batch_norm, "pad_to": pad_to, "activation": activation, "grid": grid}}
 
 
 TUTORIAL_CONV = conv((32, 64), 3, 16, False, None, "relu")
@@ -69,7 +69,24 @@ EXPECTED = {
                     + 2 * (16 * 64 * 128 + 128)
                     + (16 * 128 * 64 + 4 * 64) + (16 * 64 * 64 + 4 * 64) + (16 * 64 * 32 + 4 * 32)
                     + (16 * 32 * 16 + 4 * 16) + (16 * 16 * 1 + 1)),
+    "vq_vae": ("VQVAE",
+               {**MNIST, "code_dim": 16, "body": conv((32, 64), 4, None, False, None, "relu", grid=True),
+                "likelihood": "bernoulli", "num_codes": 256, "commitment": 0.25, "ema": True, "decay": 0.99,
+                "restart_threshold": 1.0, "prior": {}, "seed": None},
+               # encoder: 4x4 stride-2 convolutions 1->32->64, a 1x1 convolution to 16 channels (the 7x7 grid)
+               (16 * 1 * 32 + 32) + (16 * 32 * 64 + 64) + (64 * 16 + 16)
+               # decoder: 3x3 convolution 16->64, 4x4 stride-2 transposed convolutions 64->64->32, 4x4 32->1
+               + (9 * 16 * 64 + 64) + (16 * 64 * 64 + 64) + (16 * 64 * 32 + 32) + (16 * 32 * 1 + 1)
+               # quantizer: the codebook, the codes' moving-average counts and vector sums
+               + 256 * 16 + 256 + 256 * 16
+               # prior: embedding 256x32; 6 gated layers of a 3x3 vertical and a 1x3 horizontal convolution 32->64,
+               # a 1x1 convolution 64->64 from the vertical stack and a 1x1 convolution 32->32; 1x1 32->32 and 32->256
+               + 256 * 32 + 6 * ((9 * 32 * 64 + 64) + (3 * 32 * 64 + 64) + (64 * 64 + 64) + (32 * 32 + 32))
+               + (32 * 32 + 32) + (32 * 256 + 256)),
 }
+
+#: the terms each model's fit reports
+VQ_TERMS = ["codebook_usage", "loss", "perplexity", "reconstruction_loss", "vq_loss"]
 
 
 def test_every_architecture_has_its_expected_config():
@@ -99,8 +116,8 @@ def test_trains_on_real_mnist_and_round_trips_through_keras_file(name, small_mni
     model = build(name, learning_rate=3e-3, **seeded)
     # 2 epochs of 8 batches: the second epoch's mean loss was at most 0.65 of the first's, for every model and backend
     losses = fit(model, x[:256], y[:256], epochs=2, batch_size=32, shuffle=False).history
-    assert sorted(losses) == (["loss", "reconstruction_loss"] if name == "ae" else
-                              ["kl_loss", "loss", "reconstruction_loss"])
+    assert sorted(losses) == {"ae": ["loss", "reconstruction_loss"], "vq_vae": VQ_TERMS}.get(
+        name, ["kl_loss", "loss", "reconstruction_loss"])
     assert losses["loss"][1] < 0.8 * losses["loss"][0], f"{name} did not learn: epoch losses {losses['loss']}"
 
     check_api_shapes(model, x_test[:16], y_test[:16])

@@ -28,9 +28,19 @@ def trained():
     return lambda name: cache.setdefault(name, zoo.get(name, pretrained=True))
 
 
-def shown(figure):
-    """The image array of a figure's first axes (image tiles, NaN in the gaps)."""
-    return np.asarray(figure.axes[0].images[0].get_array(), dtype=float)
+@pytest.fixture(scope="module")
+def vq_vae():
+    """A small untrained VQ-VAE whose 16 codes are distinct and near its encoder's outputs, so that most are used."""
+    from keras_vae.models import VQVAE
+
+    model = VQVAE(num_codes=16, code_dim=4, prior={"filters": 8, "num_layers": 2}, seed=0)
+    model.quantizer.codebook.assign(0.05 * np.random.default_rng(0).normal(size=(16, 4)).astype("float32"))
+    return model
+
+
+def shown(figure, index=0):
+    """The image array of a figure's axes `index` (image tiles, NaN in the gaps)."""
+    return np.asarray(figure.axes[index].images[0].get_array(), dtype=float)
 
 
 def tiles(canvas, size=28, gap=2):
@@ -305,18 +315,60 @@ def test_ae_vs_vae_shows_the_vaes_latent_space_has_fewer_holes(trained, test_set
         plots.ae_vs_vae(vae, vae, x, y, digit_classifier)
 
 
+def test_codebook_usage_counts_the_code_of_every_grid_position(vq_vae, test_set):
+    x = test_set[0][:200]
+    counts = np.bincount(numpy(vq_vae.encode(x)).reshape(-1), minlength=16)
+    frequencies = counts[counts > 0] / counts.sum()
+    perplexity = np.exp(-np.sum(frequencies * np.log(frequencies)))
+    figure = plots.codebook_usage(vq_vae, x, top=4)
+    bars, panel = figure.axes
+    np.testing.assert_array_equal([bar.get_height() for bar in bars.patches], np.sort(counts)[::-1])
+    used = np.count_nonzero(counts)
+    assert bars.get_title() == (f"{used} of 16 codes used ({used / 16:.0%}), perplexity {perplexity:.1f}, "
+                                "over the 9,800 grid positions of 200 images")
+    # the panel decodes the most used codes, each from a 7 x 7 grid of it alone, labelled with its share
+    labels = [label.get_text() for label in panel.get_xticklabels()]
+    drawn = [int(re.match(r"code (\d+)\n", label)[1]) for label in labels]
+    assert len(drawn) == min(4, used) and sorted(counts[drawn]) == sorted(counts)[-len(drawn):]
+    assert labels[0].endswith(f"\n{counts[drawn[0]] / 9800:.1%}")
+    expected = numpy(vq_vae.decode(np.repeat(drawn, 49).reshape(-1, 7, 7)))[..., 0]
+    np.testing.assert_allclose(tiles(shown(figure, 1))[0], expected, atol=1e-6)
+
+
+def test_a_vq_vae_gets_reconstructions_and_samples_and_no_vector_figure(vq_vae, test_set):
+    x, y = test_set[0][:50], test_set[1][:50]
+    figure = plots.draw("reconstructions", vq_vae, x, y, n=5)
+    np.testing.assert_allclose(tiles(shown(figure))[1, :5].reshape(5, 28, 28, 1), numpy(vq_vae.reconstruct(x[:5])),
+                               atol=1e-5)
+    figure = plots.draw("samples", vq_vae, n=3, seed=1)
+    assert tiles(shown(figure)).shape[:2] == (1, 3)
+    assert figure.axes[0].get_title() == "3 samples from the PixelCNN prior over codes (seed 1)"
+    for kind in ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae"):
+        with pytest.raises(ValueError, match=f"^{kind} draws latent vectors, and VQVAE encodes to a grid of discrete "
+                                             "codes: for a VQ-VAE plot reconstructions, samples, codebook_usage"):
+            plots.draw(kind, vq_vae, x, y)
+    with pytest.raises(ValueError, match="codebook_usage needs a VQ-VAE .*; VAE has none"):
+        plots.draw("codebook_usage", zoo.get("vae"), x, y)
+
+
 @pytest.mark.parametrize("name", one_per_architecture())
 def test_every_architecture_gets_its_figures(trained, test_set, name, tmp_path):
     model = trained(name)
     x, y = test_set[0][:300], test_set[1][:300]
-    label = {"label": 0} if model.num_classes else {}
-    figures = [plots.latent_scatter(model, x, y), plots.latent_histograms(model, x, y, dims=[0]),
-               plots.manifold(model, (-1, 1), (-1, 1), step=1, **label), plots.reconstructions(model, x, y),
-               plots.class_means(model, x, y), plots.interpolation(model, x, y, 0, 1, steps=3)]
-    if name != "ae":
-        figures.append(plots.samples(model, n=10))
-    for figure in figures[2:]:
-        canvas = np.asarray(figure.axes[0].images[0].get_array(), float)
+    if hasattr(model, "quantizer"):  # a VQ-VAE: a grid of codes, no latent vectors to draw
+        first = plots.codebook_usage(model, x)
+        pictures = [plots.reconstructions(model, x).axes[0], plots.samples(model, n=10).axes[0]]
+    else:
+        label = {"label": 0} if model.num_classes else {}
+        first = plots.latent_scatter(model, x, y)
+        figures = [plots.manifold(model, (-1, 1), (-1, 1), step=1, **label), plots.reconstructions(model, x, y),
+                   plots.class_means(model, x, y), plots.interpolation(model, x, y, 0, 1, steps=3)]
+        plots.latent_histograms(model, x, y, dims=[0])
+        if name != "ae":
+            figures.append(plots.samples(model, n=10))
+        pictures = [figure.axes[0] for figure in figures]
+    for axes in pictures:
+        canvas = np.asarray(axes.images[0].get_array(), float)
         assert np.nanmin(canvas) >= 0 and np.nanmax(canvas) <= 1 and np.nanstd(canvas) > 0.02, name
-    plots.save(figures[0], tmp_path / "scatter.png")
-    assert matplotlib.image.imread(tmp_path / "scatter.png").std() > 0.05
+    plots.save(first, tmp_path / "first.png")
+    assert matplotlib.image.imread(tmp_path / "first.png").std() > 0.05

@@ -17,14 +17,31 @@ in every endpoint; ``sample`` takes ``labels`` of shape (n,), or (1,) for one cl
 label outside [0, num_classes) conditions on an all-zero one-hot vector, as in the Keras model. The
 autoencoder has no prior, so its export has no ``sample``.
 
+A VQ-VAE (`keras_vae.models.VQVAE`) encodes to grids of codes (H', W' = ``model.grid_shape``), and its
+SavedModel has one more endpoint, for its PixelCNN prior:
+
+================ ============================================ ===============================================
+endpoint         inputs (name: shape, dtype)                  outputs (key: shape, dtype)
+================ ============================================ ===============================================
+``encode``       ``images``: (batch, H, W, C) float32         ``codes``: (batch, H', W') int32
+``decode``       ``codes``: (batch, H', W') int32             ``images``: (batch, H, W, C) float32, in [0, 1]
+``reconstruct``  ``images``                                   ``images``: the decoded codes of the images
+``sample``       ``n``: () int32, ``seed``: () int32          ``images``: (n, H, W, C), codes drawn from the
+                                                              prior in raster order (see `saved_model`)
+``serve``        as ``reconstruct`` (also ``serving_default``)
+``prior_logits`` ``codes``: (batch, H', W') int32             ``logits``: (batch, H', W', num_codes) float32,
+                                                              each position's given the codes before it
+================ ============================================ ===============================================
+
 =============== ====================================================== ==========================================
 format          what is written (and what runs it)                     endpoints
 =============== ====================================================== ==========================================
-``saved_model`` a directory (TensorFlow, TF Serving, ``TFSMLayer``)      all five (see `saved_model`)
-``onnx``        a directory of ``encode.onnx``, ``decode.onnx``,          encode, decode, reconstruct (see `onnx`)
-                ``reconstruct.onnx`` (onnxruntime)
-``litert``      one ``.tflite`` file with three signatures (LiteRT's     encode, decode, reconstruct (see `litert`)
-                ``ai_edge_litert`` interpreter)
+``saved_model`` a directory (TensorFlow, TF Serving, ``TFSMLayer``)    all five (see `saved_model`), and a
+                                                                       VQ-VAE's ``prior_logits``
+``onnx``        a directory of ``encode.onnx``, ``decode.onnx``,       encode, decode, reconstruct (see `onnx`);
+                ``reconstruct.onnx`` (onnxruntime)                     a VQ-VAE: ValueError, use ``saved_model``
+``litert``      one ``.tflite`` file with three signatures (LiteRT's   encode, decode, reconstruct (see `litert`);
+                ``ai_edge_litert`` interpreter)                        a VQ-VAE: ValueError, use ``saved_model``
 =============== ====================================================== ==========================================
 
 Example:
@@ -75,7 +92,8 @@ def export(model, path, format="saved_model", overwrite=False):
         `path` as a `Path`.
 
     Raises:
-        ValueError: for an unknown format, a LiteRT path not ending in `.tflite`, or a model that is not built.
+        ValueError: for an unknown format, a LiteRT path not ending in `.tflite`, a model that is not built, or
+            a VQ-VAE to ONNX or LiteRT (which cannot serve it; a SavedModel can).
         TypeError: if `model` is not a keras_vae model.
         FileExistsError: if `path` exists and `overwrite` is False, or, with `overwrite`, holds something other
             than an export of `format` (it is never replaced).
@@ -95,6 +113,7 @@ def export(model, path, format="saved_model", overwrite=False):
     path = Path(path)
     _check_destination(path, format, overwrite)
     _check_exportable(model)
+    writer.check(model)
     with (atomic_path if writer.IS_FILE else atomic_directory)(path) as tmp:
         if keras.backend.backend() in writer.BACKENDS:
             writer.write(model, Path(tmp))

@@ -6,6 +6,8 @@ TensorFlow backend traces them: Keras exports LiteRT from TensorFlow (and, throu
 `call` only), and the converter mis-sizes the transposed convolutions of a JAX (jax2tf) trace (TRANSPOSE_CONV
 "computed_input_height != SizeOfDimension(input, 1) (6 != 7)" for conv_vae), so other backends export through a
 TensorFlow-backend process (see `keras_vae.export.export`).
+
+A VQ-VAE is refused (ValueError, see `check` and `endpoints.refuse_quantized`): export it as a SavedModel.
 """
 
 import tempfile
@@ -25,12 +27,18 @@ def write(model, path):
     Example:
         >>> write(zoo.get("vae", pretrained=True), Path("exports/vae.tflite"))
     """
+    check(model)
     archive, traced = endpoints.archive(model)
     with tempfile.TemporaryDirectory() as saved_model:
         # Without a "serve" endpoint: the converter reads a SavedModel that has one as one model.export artifact.
         archive.write_out(saved_model, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, signature_keys=list(traced))
         path.write_bytes(converter.convert())
+
+
+def check(model):
+    """Raises ValueError for a model this format cannot serve: a VQ-VAE."""
+    endpoints.refuse_quantized(model, "LiteRT")
 
 
 def is_export(path):

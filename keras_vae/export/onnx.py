@@ -4,6 +4,8 @@ onnxruntime (`onnxruntime.InferenceSession("exports/vae/decode.onnx").run(None, 
 The converters Keras's own `model.export(format="onnx")` uses trace each endpoint: tf2onnx on TensorFlow and
 jax2onnx on JAX, with a symbolic batch size. An ONNX graph names its inputs and outputs in one namespace, so
 `reconstruct`'s output is named `reconstruction` (the SavedModel's and LiteRT's `images`).
+
+A VQ-VAE is refused (ValueError, see `check` and `endpoints.refuse_quantized`): export it as a SavedModel.
 """
 
 import importlib.util
@@ -27,6 +29,7 @@ def write(model, path):
     Example:
         >>> write(zoo.get("vae", pretrained=True), Path("exports/vae"))
     """
+    check(model)
     converter = CONVERTERS[keras.backend.backend()]
     if importlib.util.find_spec(converter) is None:
         raise ImportError(f"exporting ONNX from the {keras.backend.backend()} backend needs {converter}: "
@@ -37,6 +40,11 @@ def write(model, path):
         convert(model, lambda *args, fn=fn, renamed=renamed: {renamed.get(key, key): value
                                                               for key, value in fn(*args).items()},
                 inputs, str(path / f"{name}.onnx"))
+
+
+def check(model):
+    """Raises ValueError for a model this format cannot serve: a VQ-VAE."""
+    endpoints.refuse_quantized(model, "ONNX")
 
 
 def is_export(path):

@@ -103,9 +103,9 @@ class VectorQuantizer(layers.Layer):
 
     def _update(self, flat, one_hot, counts):
         """The moving averages of a training batch, the EMA codebook, and the restarts of rarely chosen codes."""
-        cluster_size = self.decay * self.cluster_size + (1 - self.decay) * counts
+        cluster_size = self.decay * self.cluster_size.value + (1 - self.decay) * counts
         if self.ema:
-            code_sum = self.decay * self.code_sum + (1 - self.decay) * ops.matmul(ops.transpose(one_hot), flat)
+            code_sum = self.decay * self.code_sum.value + (1 - self.decay) * ops.matmul(ops.transpose(one_hot), flat)
             total = ops.sum(cluster_size)
             smoothed = (cluster_size + EPSILON) / (total + self.num_codes * EPSILON) * total
             codebook = code_sum / smoothed[:, None]
@@ -118,7 +118,7 @@ class VectorQuantizer(layers.Layer):
                 codebook = ops.where(dead, fresh, codebook)
                 code_sum = ops.where(dead, fresh * self.restart_threshold, code_sum)
             else:
-                self.offset.assign(ops.where(dead, fresh - ops.stop_gradient(self.codebook), self.offset))
+                self.offset.assign(ops.where(dead, fresh - ops.stop_gradient(self.codebook.value), self.offset.value))
         self.cluster_size.assign(cluster_size)
         if self.ema:
             self.code_sum.assign(code_sum)

@@ -44,10 +44,11 @@ def reconstructions(model, images, labels=None, n=10, ncols=10, path=None):
 
 
 def samples(model, n=100, seed=0, ncols=10, class_names=None, path=None):
-    """Decoded draws from the prior N(0, I); a conditional model draws one row per class.
+    """Decoded draws from the prior (N(0, I); a VQ-VAE's PixelCNN over codes); a conditional model draws one row
+    per class.
 
     Args:
-        model: a VAE of the zoo. An autoencoder has no prior: it raises NotImplementedError.
+        model: a VAE or a VQ-VAE of the zoo. An autoencoder has no prior: it raises NotImplementedError.
         n: number of draws (unconditional models).
         seed: int seed of the draws.
         ncols: images per row (for a conditional model, draws per class).
@@ -70,7 +71,8 @@ def samples(model, n=100, seed=0, ncols=10, class_names=None, path=None):
     else:
         drawn = encodings.sampled(model, n, seed)
         rows = [drawn[i:i + ncols] for i in range(0, n, ncols)]
-        figure = image_rows(rows, title=f"{n} samples from the prior N(0, I) (seed {seed})")
+        prior = "the PixelCNN prior over codes" if hasattr(model, "quantizer") else "the prior N(0, I)"
+        figure = image_rows(rows, title=f"{n} samples from {prior} (seed {seed})")
     return save(figure, path)
 
 

@@ -8,7 +8,27 @@ Example:
 
 import math
 
-from keras_vae.plots import KINDS, comparison, curves, encodings, images as image_figures, latent
+from keras_vae.plots import KINDS, codebook, comparison, curves, encodings, images as image_figures, latent
+
+#: the figures drawn in a space of latent vectors, which a VQ-VAE's grid of discrete codes has not
+VECTOR_KINDS = ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae")
+
+
+def check_kind(kind, model):
+    """Raises ValueError if the figure `kind` does not apply to `model`: the figures of latent vectors
+    (`VECTOR_KINDS`) to a VQ-VAE, codebook_usage to a model without a codebook. `draw` checks it first; the
+    command line before it loads data or trains anything.
+
+    Example:
+        >>> check_kind("manifold", vq_vae)        # ValueError: manifold draws latent vectors ...
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown figure {kind!r}; expected one of {list(KINDS)}")
+    if kind == "codebook_usage":
+        codebook.check_codebook(model, kind)
+    elif kind in VECTOR_KINDS and codebook.has_codebook(model):
+        raise ValueError(f"{kind} draws latent vectors, and {type(model).__name__} encodes to a grid of discrete "
+                         f"codes: for a VQ-VAE plot reconstructions, samples, codebook_usage or training_curves")
 
 
 def manifold_range(model, images, labels=None):
@@ -43,14 +63,16 @@ def draw(kind, model=None, images=None, labels=None, *, class_names=None, histor
         kind: one of `KINDS`.
         model: the trained zoo model (not for training_curves).
         images, labels: test images and labels the figure encodes (latent_scatter, latent_histograms,
-            class_means, interpolation, reconstructions, ae_vs_vae; manifold: an autoencoder's box).
+            class_means, interpolation, reconstructions, ae_vs_vae, codebook_usage; manifold: an autoencoder's
+            box).
         class_names: the dataset's class names, for legends and titles.
         history: training_curves: a history.json path, a dict or a Keras History.
         dims: manifold, latent_histograms: the latent coordinates shown (manifold default (0, 1)).
         box: manifold: (x0, x1, y0, y1, step); default `manifold_range(model, images, labels)`.
         label: manifold of a conditional model: the class.
         between: interpolation: from class A to class B.
-        n: samples (100), reconstructions (20), interpolation steps (10).
+        n: samples (100), reconstructions (20), interpolation steps (10), codebook_usage: the most used codes
+            decoded (8).
         seed: samples' seed.
         gif: interpolation: also write the animation here.
         ae, classifier: ae_vs_vae: the autoencoder that `model` is compared with, and a digit classifier
@@ -60,11 +82,17 @@ def draw(kind, model=None, images=None, labels=None, *, class_names=None, histor
     Returns:
         The `matplotlib.figure.Figure`.
 
+    Raises:
+        ValueError: if the figure does not apply to the model (`check_kind`).
+
     Example:
         >>> figure = draw("samples", vae, n=25)
     """
     if kind == "training_curves":
         return curves.training_curves(history)
+    check_kind(kind, model)
+    if kind == "codebook_usage":
+        return codebook.codebook_usage(model, images, top=n or 8)
     if kind in ("latent_scatter", "class_means"):
         module = latent if kind == "latent_scatter" else image_figures
         return getattr(module, kind)(model, images, labels, class_names=class_names)
