@@ -13,7 +13,7 @@ from keras_vae import data, evaluate, recipes, zoo
 MODELS = zoo.list_models()
 
 
-#: name -> (class, latent size, dataset): the registry, written out by hand
+#: name -> (class, latent size (a VQ-VAE's: the length of its code vectors), dataset): the registry, written out by hand
 REGISTRY = {
     "ae": ("Autoencoder", 2, "mnist"),
     "beta_vae": ("BetaVAE", 2, "mnist"),
@@ -23,6 +23,8 @@ REGISTRY = {
     "cvae": ("ConditionalVAE", 2, "mnist"),
     "vae": ("VAE", 2, "mnist"),
     "vae_binarized": ("VAE", 32, "mnist"),
+    "vq_vae": ("VQVAE", 16, "mnist"),
+    "vq_vae_fashion": ("VQVAE", 16, "fashion_mnist"),
 }
 
 
@@ -34,7 +36,8 @@ def test_the_registry_lists_every_entry():
 def test_every_entry_is_described_with_its_recipe_and_card(name):
     described = zoo.describe(name)
     assert described["name"] == name
-    assert (described["class"], described["config"]["latent_dim"], described["dataset"]) == REGISTRY[name]
+    config = described["config"]
+    assert (described["class"], config.get("latent_dim", config.get("code_dim")), described["dataset"]) == REGISTRY[name]
     assert described["pretrained"], f"{name} has no trained weights in zoo/{name}"
     assert described["recipe"]["model"] == name
     card = described["card"]

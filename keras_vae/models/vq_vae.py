@@ -187,6 +187,9 @@ class VQVAE(BaseAutoencoder):
 
     def __init__(self, num_codes=256, code_dim=16, body=None, likelihood="bernoulli", image_shape=(28, 28, 1),
                  commitment=0.25, ema=True, decay=0.99, restart_threshold=1.0, prior=None, seed=None, **kwargs):
+        if "latent_dim" in kwargs:
+            raise ValueError("a VQ-VAE's latent is a grid of codes, not a vector of latent_dim: set code_dim (the "
+                             "length of each code vector) and num_codes (the codebook's size)")
         for name, value in (("num_codes", num_codes), ("code_dim", code_dim)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
