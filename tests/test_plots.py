@@ -324,7 +324,7 @@ def test_codebook_usage_counts_the_code_of_every_grid_position(vq_vae, test_set)
     bars, panel = figure.axes
     np.testing.assert_array_equal([bar.get_height() for bar in bars.patches], np.sort(counts)[::-1])
     used = np.count_nonzero(counts)
-    assert bars.get_title() == (f"{used} of 16 codes used ({used / 16:.0%}), perplexity {perplexity:.1f}, "
+    assert bars.get_title() == (f"{used} of 16 codes used ({used / 16:.0%}), perplexity {perplexity:.1f},\n"
                                 "over the 9,800 grid positions of 200 images")
     # the panel decodes the most used codes, each from a 7 x 7 grid of it alone, labelled with its share
     labels = [label.get_text() for label in panel.get_xticklabels()]

@@ -60,7 +60,7 @@ def codebook_usage(model, images, top=8, path=None):
     bars.set_ylabel("times chosen")
     total = int(counts.sum())
     bars.set_title(f"{int(np.count_nonzero(counts))} of {model.num_codes} codes used ({used:.0%}), perplexity "
-                   f"{perplexity:.1f}, over the {total:,} grid positions of {total // (height * width):,} images")
+                   f"{perplexity:.1f},\nover the {total:,} grid positions of {total // (height * width):,} images")
 
     panel.imshow(tile([decoded]), cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
     gap, tile_width = 2, decoded.shape[2]
