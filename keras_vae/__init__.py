@@ -26,8 +26,8 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["callbacks", "data", "distribution", "evaluate", "export", "losses", "models", "plots", "recipes",
-                "tensorboard", "training", "zoo"],
-    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "VQVAE", "GatedPixelCNN",
-                           "DenseBody", "ConvBody"],
+                "schedules", "tensorboard", "training", "zoo"],
+    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "IWAE", "VQVAE",
+                           "GatedPixelCNN", "DenseBody", "ConvBody"],
                 "training": ["train", "TrainingRun"]},
 )

@@ -73,6 +73,8 @@ def train(args):
     from keras_vae.training import SETTINGS, train as train_run
 
     name = args.name or (recipes.read(args.recipe)["model"] if args.recipe else None)
+    args.kl_schedule = ({"warmup_epochs": args.kl_warmup} if args.kl_warmup else
+                        {"cycles": args.kl_cycles} if args.kl_cycles else None)
     run = train_run(name, out=args.out or (name and f"runs/{name}"), recipe=args.recipe, resume=args.resume,
                     distribute=args.distribute, tensorboard=args.tensorboard, verbose=args.verbose,
                     **{key: getattr(args, key) for key in SETTINGS})
@@ -205,6 +207,11 @@ def _parser():
     command.add_argument("--schedule", choices=recipes.SCHEDULES, help="learning-rate schedule (default constant)")
     command.add_argument("--prior-epochs", type=_positive_int,
                          help="epochs of a learned prior (a VQ-VAE's PixelCNN), after the model's (default: --epochs)")
+    annealing = command.add_mutually_exclusive_group()
+    annealing.add_argument("--kl-warmup", type=_positive_int, metavar="EPOCHS",
+                           help="a VAE's KL weight rises linearly from 0 to beta over EPOCHS epochs")
+    annealing.add_argument("--kl-cycles", type=_positive_int, metavar="M",
+                           help="cyclical KL annealing: M cycles over the run, each rising over its first half")
     command.add_argument("--latent-dim", type=_positive_int)
     command.add_argument("--seed", type=int, help=f"default {defaults['seed']}")
     command.add_argument("--out", help="output directory (default: runs/NAME)")

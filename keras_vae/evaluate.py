@@ -28,7 +28,6 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
-from keras_vae.losses import clip_log_var
 from keras_vae.models.vq_vae import codebook_statistics
 from keras_vae.trainers import no_grad
 
@@ -141,7 +140,7 @@ def reconstruction_error(model, images, labels=None, batch_size=500):
 
 def _likelihood_problem(model):
     """Why the IWAE NLL is not defined for `model`, or None when it is (a Bernoulli VAE)."""
-    if tuple(model.encoder_heads) != ("z_mean", "z_log_var"):
+    if not hasattr(model, "importance_terms"):
         return (f"{type(model).__name__} has no posterior q(z|x) (its encoder gives a deterministic code), "
                 f"so it defines no likelihood p(x): the IWAE NLL needs a VAE")
     if model.likelihood != "bernoulli":
@@ -165,54 +164,31 @@ def _decode_bytes(model):
     return 4 * (floats + 2 * math.prod(model.image_shape))
 
 
-def _log_weights(model, images, labels, z_mean, z_log_var, noise):
-    """log p(x|z) + log p(z) - log q(z|x) for z = z_mean + exp(z_log_var / 2) * noise.
-
-    Args:
-        images: (g, *image_shape) binary images; labels: g labels or None.
-        z_mean, z_log_var: (g, latent_dim) posterior parameters; z_log_var is clipped as in training.
-        noise: (g, c, latent_dim) standard normal draws.
-
-    Returns:
-        A float32 tensor of shape (g, c).
-    """
-    g, c, latent_dim = noise.shape
-    z_log_var = clip_log_var(z_log_var)
-    z = z_mean[:, None, :] + ops.exp(0.5 * z_log_var)[:, None, :] * noise
-    # log N(z; 0, I) - log N(z; mu, sigma^2): the log(2 pi) terms cancel, and (z - mu) / sigma is the noise
-    log_prior_ratio = -0.5 * ops.sum(ops.square(z) - ops.square(noise) - z_log_var[:, None, :], axis=-1)
-    flat_labels = None if labels is None else ops.repeat(labels, c, axis=0)
-    logits = model.decoder(model._conditioned(ops.reshape(z, (g * c, latent_dim)), flat_labels), training=False)
-    logits = ops.reshape(ops.cast(logits, "float32"), (g, c, -1))
-    # Bernoulli log-likelihood: sum over pixels of x * logit - softplus(logit), i.e. minus the BCE from logits
-    log_likelihood = ops.einsum("gcp,gp->gc", logits, ops.reshape(images, (g, -1))) - ops.sum(
-        ops.softplus(logits), axis=-1)
-    return log_likelihood + log_prior_ratio
-
-
-def _group_log_likelihood(model, images, labels, z_mean, z_log_var, noise, max_decodes):
+def _group_log_likelihood(model, images, labels, noise, max_decodes):
     """log (1/k) sum_i w_i for each of g images, decoding at most `max_decodes` samples per call."""
     g, k, _ = noise.shape
     chunk = math.ceil(k / math.ceil(k / max(1, max_decodes // g)))  # equal chunks of at most max_decodes // g
     total = None
     for start in range(0, k, chunk):
-        log_w = _log_weights(model, images, labels, z_mean, z_log_var, noise[:, start:start + chunk])
-        part = ops.logsumexp(log_w, axis=1)
+        log_likelihood, log_ratio = model.importance_terms(images, labels, noise[:, start:start + chunk])
+        part = ops.logsumexp(log_likelihood + log_ratio, axis=1)
         total = part if total is None else ops.logaddexp(total, part)
     return _numpy(total).astype(np.float64) - math.log(k)
 
 
-def iwae_log_likelihood(model, images, labels=None, k=5000, batch_size=500, seed=0, max_decodes=None):
+def iwae_log_likelihood(model, images, labels=None, k=5000, seed=0, max_decodes=None):
     """Per-image importance-weighted estimates of log p(x) (Burda et al., 2015), in nats.
 
     For each image, k latents z_i ~ q(z|x) are drawn and log p(x) is estimated by
     log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), with p(x|z) the decoder's Bernoulli likelihood (minus the
     binary cross-entropy from its logits, summed over pixels) and p(z) = N(0, I). The estimate is a lower
-    bound in expectation that tightens as k grows; k=1 is the single-sample ELBO.
+    bound in expectation that tightens as k grows; k=1 is the single-sample ELBO. The model computes the
+    weights' parts from standard normal noise (`model.importance_terms`), so a model with several latent layers
+    gives its own.
 
-    The noise of image n is the n-th draw `keras.random.normal((k, latent_dim), seed=generator)` of one
+    The noise of image n is the n-th draw `keras.random.normal((k, model.noise_dim), seed=generator)` of one
     `keras.random.SeedGenerator` made from `seed`, so the estimates depend on the seed and the order of
-    the images, not on `batch_size` or `max_decodes`. The samples are decoded in chunks of at most
+    the images, not on `max_decodes`. The samples are decoded in chunks of at most
     `max_decodes` images and combined with a running log-sum-exp in float32.
 
     Args:
@@ -221,7 +197,6 @@ def iwae_log_likelihood(model, images, labels=None, k=5000, batch_size=500, seed
             binarised test set of `data.load(name, binarize="dynamic")`.
         labels: N integer labels, for a conditional model only.
         k: importance samples per image.
-        batch_size: images encoded per encoder call.
         seed: int seed of the samples.
         max_decodes: most images decoded per decoder call, which bounds the memory whatever k; None picks
             as many as fit in `DECODE_BUDGET_BYTES` of decoder activations.
@@ -247,19 +222,17 @@ def iwae_log_likelihood(model, images, labels=None, k=5000, batch_size=500, seed
     generator = _seed_generator(seed)
     estimates = []
     with no_grad():
-        for batch, batch_labels in _batches(images, labels, batch_size):
-            z_mean, z_log_var = (ops.cast(t, "float32") for t in model.encode(batch, labels=batch_labels))
-            for start in range(0, len(batch), group_size):
-                rows = slice(start, start + group_size)
-                noise = ops.stack([keras.random.normal((k, model.latent_dim), seed=generator)
-                                   for _ in range(len(batch[rows]))])
-                estimates.append(_group_log_likelihood(
-                    model, ops.convert_to_tensor(batch[rows]), None if labels is None else batch_labels[rows],
-                    z_mean[rows], z_log_var[rows], noise, max_decodes))
+        for start in range(0, len(images), group_size):
+            rows = slice(start, start + group_size)
+            noise = ops.stack([keras.random.normal((k, model.noise_dim), seed=generator)
+                               for _ in range(len(images[rows]))])
+            estimates.append(_group_log_likelihood(model, ops.convert_to_tensor(images[rows]),
+                                                   None if labels is None else ops.convert_to_tensor(labels[rows]),
+                                                   noise, max_decodes))
     return np.concatenate(estimates)
 
 
-def iwae_nll(model, images, labels=None, k=5000, batch_size=500, seed=0, max_decodes=None):
+def iwae_nll(model, images, labels=None, k=5000, seed=0, max_decodes=None):
     """The importance-weighted negative log-likelihood -log p(x), in nats per image (Burda et al., 2015).
 
     The mean of `-iwae_log_likelihood(...)`: see there for the estimator, the seeding and the arguments.
@@ -270,7 +243,6 @@ def iwae_nll(model, images, labels=None, k=5000, batch_size=500, seed=0, max_dec
         images: binary images, shape (N, *model.image_shape).
         labels: N integer labels, for a conditional model only (the estimate is then -log p(x|y)).
         k: importance samples per image.
-        batch_size: images encoded per encoder call.
         seed: int seed of the samples; the same seed gives the same number.
         max_decodes: most images decoded per decoder call (None: fit `DECODE_BUDGET_BYTES`).
 
@@ -284,8 +256,7 @@ def iwae_nll(model, images, labels=None, k=5000, batch_size=500, seed=0, max_dec
         >>> _, (x_test, _) = data.load("mnist", binarize="dynamic")
         >>> nll = iwae_nll(model, x_test, k=5000)   # -log p(x) in nats per image, lower is better
     """
-    return float(-np.mean(iwae_log_likelihood(model, images, labels, k=k, batch_size=batch_size, seed=seed,
-                                              max_decodes=max_decodes)))
+    return float(-np.mean(iwae_log_likelihood(model, images, labels, k=k, seed=seed, max_decodes=max_decodes)))
 
 
 # --- class accuracy of conditional samples --------------------------------------------------------------

@@ -35,14 +35,22 @@ class Sampling(keras.layers.Layer):
 
     def call(self, inputs):
         z_mean, z_log_var = inputs
+        return z_mean + ops.exp(0.5 * clip_log_var(z_log_var)) * self.noise(ops.shape(z_mean), z_mean.dtype)
+
+    def noise(self, shape, dtype="float32"):
+        """Standard normal draws of `shape` (batch first) from the layer's generator: the noise of `call`, or of
+        several samples per image (an IWAE's (batch, k, latent_dim)).
+
+        Example:
+            >>> eps = Sampling(seed=1).noise((4, 5, 2))   # five draws per image for four images
+        """
         index, count = trainers.replica()
         if count == 1:
-            noise = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
-        else:  # each replica of a tf.distribute step takes its share of the draws for the global batch
-            batch, width = ops.shape(z_mean)
-            noise = keras.random.normal((batch * count, width), dtype=z_mean.dtype, seed=self.seed_generator)
-            noise = noise[index * batch:(index + 1) * batch]
-        return z_mean + ops.exp(0.5 * clip_log_var(z_log_var)) * noise
+            return keras.random.normal(shape, dtype=dtype, seed=self.seed_generator)
+        # each replica of a tf.distribute step takes its share of the draws for the global batch
+        batch = shape[0]
+        noise = keras.random.normal((batch * count, *shape[1:]), dtype=dtype, seed=self.seed_generator)
+        return noise[index * batch:(index + 1) * batch]
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -29,10 +29,14 @@ from keras_vae.files import atomic_path, write_json
 RECIPE_FILE = "recipe.json"
 WEIGHTS_FILE = "model.weights.h5"
 #: training settings and their defaults (`dataset` None means the entry's own dataset;
-#: `prior_epochs`, for a model with a learned prior (a VQ-VAE's PixelCNN), None means as many as `epochs`)
+#: `prior_epochs`, for a model with a learned prior (a VQ-VAE's PixelCNN), None means as many as `epochs`;
+#: `kl_schedule`, for a VAE, None means none: see `KL_SCHEDULE_KEYS`)
 TRAINING_DEFAULTS = {"dataset": None, "binarize": None, "epochs": 12, "batch_size": 32, "learning_rate": 1e-3,
-                     "schedule": "constant", "seed": 0, "prior_epochs": None}
+                     "schedule": "constant", "seed": 0, "prior_epochs": None, "kl_schedule": None}
 SCHEDULES = ("constant", "cosine")
+#: a recipe's `kl_schedule`: `{"warmup_epochs": E}` (linear KL warm-up) or `{"cycles": M, "ratio": R}` (cyclical
+#: annealing, M cycles over the run, each rising over its first R; R defaults to 0.5); see keras_vae.schedules
+KL_SCHEDULE_KEYS = ("warmup_epochs", "cycles", "ratio")
 
 
 class RecipeError(ValueError):
@@ -58,7 +62,21 @@ _TRAINING_VALUES = {
     "schedule": (_one_of(SCHEDULES), f"one of {SCHEDULES}"),
     "seed": (_is_int, "an integer"),
     "prior_epochs": (lambda value: value is None or (_is_int(value) and value > 0), "null or a positive integer"),
+    "kl_schedule": (lambda value: _is_kl_schedule(value),
+                    'null, {"warmup_epochs": E} or {"cycles": M, "ratio": R} (E, M positive integers, R in (0, 1])'),
 }
+
+
+def _is_kl_schedule(value):
+    if value is None:
+        return True
+    if not isinstance(value, dict) or not value or set(value) - set(KL_SCHEDULE_KEYS):
+        return False
+    if "warmup_epochs" in value:
+        return set(value) == {"warmup_epochs"} and _is_int(value["warmup_epochs"]) and value["warmup_epochs"] > 0
+    ratio = value.get("ratio", 0.5)
+    return (_is_int(value.get("cycles")) and value["cycles"] > 0 and isinstance(ratio, (int, float))
+            and not isinstance(ratio, bool) and 0 < ratio <= 1)
 
 
 def _check_keys(where, found, allowed, path):

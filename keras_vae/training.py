@@ -1,7 +1,8 @@
 """The training run as a library call: `keras_vae.train` runs what `keras-vae train` runs, from Python.
 
 A run merges its settings (the call's, else the recipe's, else `recipes.TRAINING_DEFAULTS`), loads the
-dataset, checks that the batches split evenly across the replicas, compiles the model with Adam (constant or
+dataset, checks that the batches split evenly across the replicas, builds a VAE with the KL schedule the settings
+name (`kl_schedule`, in epochs: `keras_vae.schedules.from_epochs`), compiles the model with Adam (constant or
 cosine rate), fits it on `data.EpochBatches` (an order a resumed run repeats) with the NaN stop first, and
 measures the test set. Given an `out` folder it also writes, each file atomically: history.json after every
 epoch, a backup (weights, optimizer, RNG and data order) that `resume=True` continues from bit for bit,
@@ -26,12 +27,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_vae import data, distribution, plots, presets, recipes, zoo
+from keras_vae import data, distribution, plots, presets, recipes, schedules, zoo
 from keras_vae import tensorboard as logs
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
 from keras_vae.files import (atomic_path, check_destination, check_directory, recover_directory, remove_directory,
                              remove_partial_files, write_json)
 from keras_vae.models.base import BaseAutoencoder
+from keras_vae.models.vae import VAE
 
 #: the settings `train` takes, named as `keras-vae train`'s options: the recipe's training keys and latent_dim
 SETTINGS = (*recipes.TRAINING_DEFAULTS, "latent_dim")
@@ -76,8 +78,9 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
             per epoch (see `keras_vae.tensorboard`; needs TensorFlow installed, on any backend).
         verbose: `fit`'s progress output: "auto", 0, 1 or 2.
         **settings: as `keras-vae train`'s options: `dataset`, `binarize`, `epochs`, `batch_size`,
-            `learning_rate`, `schedule`, `seed` (see `recipes.TRAINING_DEFAULTS`), and `latent_dim` for a zoo
-            name. None, or a setting left out, takes the recipe's value, else the default.
+            `learning_rate`, `schedule`, `seed`, `prior_epochs`, `kl_schedule` (a VAE's KL warm-up or cyclical
+            annealing, `{"warmup_epochs": 5}` or `{"cycles": 4}`; see `recipes.KL_SCHEDULE_KEYS`), and `latent_dim`
+            for a zoo name. None, or a setting left out, takes the recipe's value, else the default.
 
     Returns:
         A `TrainingRun` with the model, its history, test metrics, settings and output folder.
@@ -135,6 +138,9 @@ def _settings(model_or_name, recipe, given):
             raise ValueError(f"recipe {recipe} trains {found['model']!r}, not {name!r}")
         zoo.entry(name)  # an unknown name fails here, before any data is read
     settings = {**recipes.TRAINING_DEFAULTS, **found["training"], **given}
+    if (settings["kl_schedule"] is not None and not isinstance(model_or_name, keras.Model)
+            and not issubclass(zoo.entry(name).model_class, VAE)):
+        raise ValueError(f"{name!r} has no KL term to schedule: kl_schedule is for the VAE families")
     if settings["dataset"] is None:
         settings["dataset"] = "mnist" if isinstance(model_or_name, keras.Model) else zoo.entry(name).dataset
     if latent_dim is not None:
@@ -149,8 +155,10 @@ def _check_own_model(model, settings, distribute):
     if model.compiled:
         raise ValueError("train() compiles the model with Adam(learning_rate, schedule): pass an uncompiled model, "
                          "or call its fit yourself")
-    if "latent_dim" in settings:
-        raise ValueError("latent_dim overrides a zoo model's; build your model with the latent_dim you want")
+    for key in ("latent_dim", "kl_schedule"):
+        if settings.get(key) is not None:
+            raise ValueError(f"{key} overrides a zoo model's; build your model with the {key} you want "
+                             "(kl_schedule: a keras_vae.schedules.LinearWarmup or Cyclical)")
     if distribute:
         raise ValueError("with distribute, the model's variables must be created inside the distribution: pass a "
                          "zoo name, or build the model inside keras_vae.distribution.scope(...) and call fit")
@@ -168,10 +176,11 @@ def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, ver
         out = out / f".worker-{worker}"
     if out is not None:
         _prepare_out(out, resume)  # after the data: a run that cannot start leaves no directory
-    model = _model(model_or_name, settings)
+    steps_per_epoch = -(-len(y_train) // batch_size)
+    model = _model(model_or_name, settings, steps_per_epoch)
     if out is not None:
         _check_free_space(out, model)
-    model.compile(optimizer=_optimizer(settings, -(-len(y_train) // batch_size)))
+    model.compile(optimizer=_optimizer(settings, steps_per_epoch))
     labelled = bool(model.num_classes)
     batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(
         x_train, y_train if labelled else None, batch_size=batch_size, seed=settings["seed"])
@@ -227,10 +236,12 @@ def _fit_prior(model, x_train, x_test, settings, verbose):
             {f"prior_{key}": value for key, value in test.items()})
 
 
-def _model(model_or_name, settings):
+def _model(model_or_name, settings, steps_per_epoch):
     if isinstance(model_or_name, keras.Model):
         return model_or_name
     overrides = {"latent_dim": settings["latent_dim"]} if "latent_dim" in settings else {}
+    if settings["kl_schedule"] is not None:
+        overrides["kl_schedule"] = schedules.from_epochs(settings["kl_schedule"], steps_per_epoch, settings["epochs"])
     return zoo.get(model_or_name, **overrides)
 
 

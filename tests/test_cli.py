@@ -139,7 +139,7 @@ def trained_vae(tmp_path_factory, small_mnist):
         patch.setenv("KERAS_VAE_DATA_DIR", str(directory))
         patch.setenv("KERAS_VAE_ALLOW_VARIANT", "1")  # 512 of MNIST's images: a subset, loaded by choice
         patch.chdir(tmp_path_factory.mktemp("cwd"))  # no --out: runs/vae here
-        assert cli.main(["train", "vae", "--epochs", "2", "--batch-size", "64", "--seed", "3",
+        assert cli.main(["train", "vae", "--epochs", "2", "--batch-size", "64", "--seed", "3", "--kl-warmup", "1",
                          "--tensorboard", "logs", "--verbose", "0"]) == 0
         out = Path.cwd() / "runs" / "vae"
     return directory, out, printed.getvalue()
@@ -149,9 +149,14 @@ def test_train_passes_its_options_to_the_library_call_and_says_what_it_wrote(tra
     _, out, printed = trained_vae
     metrics = json.loads((out / "test_metrics.json").read_text())
     assert (metrics["epochs"], metrics["batch_size"], metrics["schedule"], metrics["seed"]) == (2, 64, "constant", 3)
+    # --kl-warmup 1: the KL weight rises over the first epoch's 8 steps (0, 1/8, ..., 7/8), then stays 1
+    assert metrics["kl_schedule"] == {"warmup_epochs": 1}
+    history = json.loads((out / "history.json").read_text())
+    assert history["kl_weight"] == [pytest.approx(3.5 / 8), 1.0] and metrics["kl_weight"] == 1.0
     for logs in ("train", "validation", "images"):  # what they hold: tests/test_training.py
         assert list((out.parents[1] / "logs" / logs).glob("events.out.tfevents.*")), logs
-    assert re.fullmatch(rf"vae: test loss {metrics['loss']:.2f}, kl_loss [\d.]+, reconstruction_loss [\d.]+; "
+    assert re.fullmatch(rf"vae: test loss {metrics['loss']:.2f}, kl_loss [\d.]+, kl_weight 1.00, reconstruction_loss "
+                        rf"[\d.]+; "
                         rf"wrote runs/vae/model.keras, model.weights.h5, history.json, test_metrics.json, "
                         rf"figures and preset/\n", printed), printed
 

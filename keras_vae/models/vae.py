@@ -1,9 +1,11 @@
 """The variational autoencoder and the beta-VAE."""
 
 import keras
+from keras import ops
 
+from keras_vae import schedules
 from keras_vae.layers import Sampling
-from keras_vae.losses import kl_divergence, reconstruction_loss
+from keras_vae.losses import clip_log_var, kl_divergence, reconstruction_loss
 from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.bodies import DenseBody
 from keras_vae.zoo import register
@@ -14,7 +16,9 @@ class VAE(BaseAutoencoder):
     """Variational autoencoder (Kingma and Welling, 2014) with a diagonal Gaussian posterior.
 
     The loss is the negative ELBO per image: reconstruction negative log-likelihood summed over pixels
-    plus `beta` times the analytic KL divergence to the N(0, I) prior, averaged over the batch.
+    plus `beta` times the analytic KL divergence to the N(0, I) prior, averaged over the batch. With a
+    `kl_schedule`, training weighs the KL term by `beta` times the schedule's factor at the optimizer's step
+    (KL warm-up or cyclical annealing); evaluation always weighs it by `beta`.
 
     Args:
         latent_dim: size of the latent space.
@@ -23,6 +27,7 @@ class VAE(BaseAutoencoder):
         likelihood: `"bernoulli"` (binary cross-entropy from logits) or `"gaussian"` (squared error).
         image_shape: (height, width, channels).
         seed: optional int seeding the reparameterisation noise.
+        kl_schedule: None, or a `keras_vae.schedules.LinearWarmup` / `Cyclical` scaling `beta` while training.
         **kwargs: passed to `BaseAutoencoder` and `keras.Model`.
 
     Example:
@@ -34,13 +39,24 @@ class VAE(BaseAutoencoder):
     """
 
     def __init__(self, latent_dim=2, body="dense", beta=1.0, likelihood="bernoulli", image_shape=(28, 28, 1),
-                 seed=None, **kwargs):
+                 seed=None, kl_schedule=None, **kwargs):
         super().__init__(latent_dim=latent_dim, body=body, likelihood=likelihood, image_shape=image_shape, **kwargs)
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
         self.beta = float(beta)
         self.seed = seed
+        self.kl_schedule = schedules.check(kl_schedule)
+        if self.kl_schedule is not None:  # report the weight the steps used
+            self.loss_terms = (*self.loss_terms, "kl_weight")
+            self.loss_trackers.append(keras.metrics.Mean(name="kl_weight"))
         self.sampler = Sampling(seed=seed, name="sampling", dtype=self.dtype_policy.variable_dtype)
+
+    def kl_weight(self, training=False):
+        """The weight of the KL term: `beta` times the schedule's factor at the optimizer's step while training,
+        `beta` otherwise."""
+        if self.kl_schedule is None or not training or self.optimizer is None:
+            return self.beta
+        return self.beta * self.kl_schedule(self.optimizer.iterations)
 
     def compute_loss_terms(self, images, labels, training=False):
         z_mean, z_log_var = self.encoder(self._conditioned(images, labels), training=training)
@@ -48,10 +64,60 @@ class VAE(BaseAutoencoder):
         logits = self.decoder(self._conditioned(z, labels), training=training)
         reconstruction = reconstruction_loss(images, logits, self.likelihood)
         kl = kl_divergence(z_mean, z_log_var)
-        return {"loss": reconstruction + self.beta * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+        return self._weighed(reconstruction, kl, training)
+
+    def _weighed(self, reconstruction, kl, training):
+        """The loss terms of a batch whose per-image reconstruction and KL terms are given, weighing the KL term
+        by `kl_weight` (and reporting that weight when it follows a schedule)."""
+        weight = self.kl_weight(training)
+        terms = {"loss": reconstruction + weight * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
+        if self.kl_schedule is not None:
+            terms["kl_weight"] = ops.convert_to_tensor(weight, "float32")
+        return terms
+
+    @property
+    def noise_dim(self):
+        """Standard normal numbers that one posterior sample is drawn from (`importance_terms`' noise)."""
+        return self.latent_dim
+
+    def importance_terms(self, images, labels, noise, training=False):
+        """The two parts of each importance weight log p(x, z) - log q(z|x), for z = z_mean + sigma * noise.
+
+        The IWAE bound (`keras_vae.evaluate.iwae_log_likelihood`, the `IWAE` family's loss) is
+        log mean_i exp(log p(x|z_i) + log p(z_i) - log q(z_i|x)) over c samples per image.
+
+        Args:
+            images: (g, *image_shape) images; labels: their g labels for a conditional model, else None.
+            noise: (g, c, noise_dim) standard normal draws, c samples per image.
+            training: whether layers run in training mode.
+
+        Returns:
+            `(log p(x|z), log p(z) - log q(z|x))`, float32 tensors of shape (g, c): minus the reconstruction
+            loss of each sample (the Bernoulli log-likelihood) and the log density ratio of prior and posterior
+            (its mean over samples estimates minus the KL term).
+
+        Example:
+            >>> eps = keras.random.normal((8, 100, model.noise_dim), seed=0)
+            >>> log_likelihood, log_ratio = model.importance_terms(x[:8], None, eps)   # (8, 100) each
+        """
+        c = noise.shape[1]
+        z_mean, z_log_var = (ops.cast(t, "float32") for t in
+                             self.encoder(self._conditioned(images, labels), training=training))
+        z_log_var = clip_log_var(z_log_var)
+        noise = ops.cast(noise, "float32")
+        z = z_mean[:, None, :] + ops.exp(0.5 * z_log_var)[:, None, :] * noise
+        # log N(z; 0, I) - log N(z; mu, sigma^2): the log(2 pi) terms cancel, and (z - mu) / sigma is the noise
+        log_ratio = -0.5 * ops.sum(ops.square(z) - ops.square(noise) - z_log_var[:, None, :], axis=-1)
+        repeated = None if labels is None else ops.repeat(labels, c, axis=0)
+        logits = self.decoder(self._conditioned(ops.reshape(z, (-1, self.latent_dim)), repeated), training=training)
+        targets = ops.repeat(ops.cast(images, "float32"), c, axis=0)
+        return -ops.reshape(reconstruction_loss(targets, logits, self.likelihood), (-1, c)), log_ratio
 
     def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "seed": self.seed}
+        config = {**super().get_config(), "beta": self.beta, "seed": self.seed}
+        if self.kl_schedule is not None:
+            config["kl_schedule"] = keras.saving.serialize_keras_object(self.kl_schedule)
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
