@@ -246,6 +246,12 @@ class BaseAutoencoder(ObjectiveModel):
             labels: for a conditional model only: integer class labels (or one int for all), or class
                 weights of shape (batch, num_classes), rows summing to 1, to decode a blend of classes.
         """
+        z = self._latent_in(z)
+        labels = self._check_condition(labels, z.shape[0])
+        return ops.sigmoid(self.decoder(self._conditioned(z, labels), training=False))
+
+    def _latent_in(self, z):
+        """`z` as a tensor, checked: finite numbers of shape (batch, latent_dim)."""
         if not hasattr(z, "shape") or isinstance(z, np.ndarray):  # not a tensor: numbers, finite
             z = np.asarray(z)
             if z.dtype.kind not in "biuf":
@@ -255,8 +261,7 @@ class BaseAutoencoder(ObjectiveModel):
         z = ops.convert_to_tensor(z)
         if len(z.shape) != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {tuple(z.shape)}")
-        labels = self._check_condition(labels, z.shape[0])
-        return ops.sigmoid(self.decoder(self._conditioned(z, labels), training=False))
+        return z
 
     def code(self, images, labels=None):
         """The deterministic latent of `images`: the posterior mean (the autoencoder's code)."""
