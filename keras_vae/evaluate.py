@@ -28,7 +28,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
-from keras_vae.models.vq_vae import codebook_statistics
+from keras_vae.models.vq_vae import codebook_statistics, is_quantized
 from keras_vae.trainers import no_grad
 
 #: the binarisation of the test set that `report` estimates the likelihood on
@@ -356,7 +356,7 @@ def recognised_share(model, classifier, n=1000, seed=0, threshold=0.9, batch_siz
 
 
 def _check_vq(model):
-    if not hasattr(model, "quantizer"):
+    if not is_quantized(model):
         raise ValueError(f"{type(model).__name__} has no codebook: codebook_use and prior_bits measure a VQ-VAE")
 
 
@@ -469,37 +469,34 @@ def _head(limit, *arrays):
     return [array if limit is None else array[:_positive_int("limit", limit)] for array in arrays]
 
 
+def _classifier(dataset, seed, classifier, epochs, images):
+    """`(classifier, its training record)` for a part of `report`: the given classifier (trained elsewhere: the record
+    says nothing), else one trained on the first `images` training images of `dataset` (None: all)."""
+    if classifier is not None:
+        return classifier, {"classifier_epochs": None, "classifier_images": None}
+    (x_train, y_train), _ = data.load(dataset)
+    x_train, y_train = _head(images, x_train, y_train)
+    return (train_classifier(x_train, y_train, epochs=epochs, seed=seed),
+            {"classifier_epochs": epochs, "classifier_images": len(x_train)})
+
+
 def _class_accuracy_part(model, dataset, x_test, y_test, seed, classifier, classifier_epochs, classifier_images,
                          per_class):
     """The `class_accuracy` entry of `report`: trains the classifier unless one is given."""
-    if classifier is None:
-        (x_train, y_train), _ = data.load(dataset)
-        x_train, y_train = _head(classifier_images, x_train, y_train)
-        classifier = train_classifier(x_train, y_train, epochs=classifier_epochs, seed=seed)
-        classifier_images = len(x_train)
-    else:
-        classifier_epochs = classifier_images = None  # trained elsewhere
-    classifier_accuracy = float(np.mean(_predicted_classes(classifier, x_test, 500) == y_test))
+    classifier, trained = _classifier(dataset, seed, classifier, classifier_epochs, classifier_images)
     return {
         "accuracy": class_accuracy(model, classifier, per_class=per_class, seed=seed),
         "per_class": per_class,
-        "classifier_test_accuracy": classifier_accuracy,
-        "classifier_epochs": classifier_epochs,
-        "classifier_images": classifier_images,
+        "classifier_test_accuracy": float(np.mean(_predicted_classes(classifier, x_test, 500) == y_test)),
+        **trained,
     }
 
 
 def _recognised_part(model, dataset, seed, classifier, classifier_epochs, classifier_images, n):
     """The `recognised_samples` entry of `report`: trains the classifier unless one is given."""
-    if classifier is None:
-        (x_train, y_train), _ = data.load(dataset)
-        x_train, y_train = _head(classifier_images, x_train, y_train)
-        classifier = train_classifier(x_train, y_train, epochs=classifier_epochs, seed=seed)
-        classifier_images = len(x_train)
-    else:
-        classifier_epochs = classifier_images = None  # trained elsewhere
-    return {"share": recognised_share(model, classifier, n=n, seed=seed), "samples": n, "threshold": 0.9,
-            "classifier_epochs": classifier_epochs, "classifier_images": classifier_images, "seed": seed}
+    classifier, trained = _classifier(dataset, seed, classifier, classifier_epochs, classifier_images)
+    return {"share": recognised_share(model, classifier, n=n, seed=seed), "samples": n, "threshold": 0.9, **trained,
+            "seed": seed}
 
 
 def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs=2, classifier=None,
@@ -539,7 +536,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         ['binarization', 'estimates', 'k', 'nll', 'seed']
     """
     conditional = bool(model.num_classes)
-    vq = hasattr(model, "quantizer")
+    vq = is_quantized(model)
     _, (x_test, y_test) = data.load(dataset)
     x_test, y_test = _head(limit, x_test, y_test)
     labels = y_test if conditional else None

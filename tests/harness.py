@@ -12,6 +12,7 @@ import numpy as np
 
 import keras_vae
 from keras_vae import cli, zoo
+from keras_vae.models.vq_vae import is_quantized
 
 
 def numpy(x):
@@ -54,7 +55,7 @@ def check_api_shapes(model, x, y):
     """encode / decode / reconstruct / sample: shapes, dtypes and [0, 1] ranges."""
     n, labels = len(x), labels_of(model, y)
     code = numpy(model.code(x, **labels))
-    latent_shape = model.grid_shape if hasattr(model, "quantizer") else (model.latent_dim,)  # a VQ-VAE's codes
+    latent_shape = model.grid_shape if is_quantized(model) else (model.latent_dim,)  # a VQ-VAE's codes
     assert code.shape == (n, *latent_shape) and np.isfinite(code).all()
     encoded = model.encode(x, **labels)
     if model.encoder_heads == ("z_mean", "z_log_var"):

@@ -21,6 +21,7 @@ import keras
 import pytest
 
 from keras_vae import data, evaluate, zoo
+from keras_vae.models.vq_vae import is_quantized
 
 #: column -> absolute tolerance on a backend other than the one that wrote check.json
 ACROSS_BACKENDS = {("test_elbo", "loss"): 2.0, ("test_elbo", "reconstruction_loss"): 2.0, ("test_elbo", "kl_loss"): 0.1,
@@ -45,7 +46,7 @@ def _measure(name, check, everything):
     labels = y_test[:100] if model.num_classes else None
     measured = {"test_elbo": evaluate.elbo(model, x_test[:100], labels),
                 "reconstruction_error": evaluate.reconstruction_error(model, x_test[:100], labels)}
-    if hasattr(model, "quantizer"):
+    if is_quantized(model):
         measured.update(codebook=evaluate.codebook_use(model, x_test[:100]),
                         prior=evaluate.prior_bits(model, x_test[:100]))
     return measured

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from keras_vae import plots, zoo
+from keras_vae.models.vq_vae import is_quantized
 from keras_vae.plots.canvas import DPI
 from keras_vae.plots.comparison import GridCheck
 from harness import fit, numpy, one_per_architecture
@@ -355,7 +356,7 @@ def test_a_vq_vae_gets_reconstructions_and_samples_and_no_vector_figure(vq_vae, 
 def test_every_architecture_gets_its_figures(trained, test_set, name, tmp_path):
     model = trained(name)
     x, y = test_set[0][:300], test_set[1][:300]
-    if hasattr(model, "quantizer"):  # a VQ-VAE: a grid of codes, no latent vectors to draw
+    if is_quantized(model):  # a VQ-VAE: a grid of codes, no latent vectors to draw
         first = plots.codebook_usage(model, x)
         pictures = [plots.reconstructions(model, x).axes[0], plots.samples(model, n=10).axes[0]]
     else:

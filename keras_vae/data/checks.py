@@ -130,3 +130,29 @@ def _check_shape(
         raise ValueError(f"{name} has the wrong shape: got {shape}, expected {expected}")
     if 0 in shape:
         raise ValueError(f"{name} is empty: got shape {shape}")
+
+
+def check_indices(values: Any, shape: tuple[int | None, ...], upper: int, what: str, described: str) -> np.ndarray:
+    """`values` as int32 if they are integers of `shape` (None: any size on that axis) in [0, `upper`): labels,
+    codes.
+
+    Args:
+        values: an array-like.
+        shape: the expected shape.
+        upper: the first value out of range.
+        what: how errors name the values, e.g. "labels".
+        described: what they must be, e.g. "10 integers (shape (10,))".
+
+    Raises:
+        ValueError: naming `what`, what it must be and what it is.
+
+    Example:
+        >>> check_indices([3, 1], (2,), 10, "labels", "2 integers (shape (2,))")   # array([3, 1], dtype=int32)
+    """
+    values = np.asarray(values)
+    if (values.ndim != len(shape) or any(size not in (None, found) for size, found in zip(shape, values.shape))
+            or not np.issubdtype(values.dtype, np.integer)):
+        raise ValueError(f"{what} must be {described}, got dtype {values.dtype} and shape {values.shape}")
+    if values.size and (values.min() < 0 or values.max() >= upper):
+        raise ValueError(f"{what} must lie in [0, {upper}), got values from {values.min()} to {values.max()}")
+    return values.astype("int32")

@@ -9,6 +9,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_vae.models.vq_vae import is_quantized
+
 #: name -> (shape given the model, dtype) of every endpoint input
 INPUTS = {
     "images": (lambda model: (None, *model.image_shape), "float32"),
@@ -48,11 +50,6 @@ def functions(model, prior=False):
     if quantized and prior:
         table["prior_logits"] = (lambda codes: {"logits": ops.cast(model.prior(codes), "float32")}, ("codes",))
     return table
-
-
-def is_quantized(model):
-    """Whether `model` is a VQ-VAE: its latent is a grid of codes of a `quantizer`, sampled from a `prior`."""
-    return hasattr(model, "quantizer")
 
 
 def refuse_quantized(model, format):

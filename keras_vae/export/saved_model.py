@@ -15,6 +15,7 @@ generator.
 import tensorflow as tf
 
 from keras_vae.export import endpoints
+from keras_vae.models.vq_vae import is_quantized
 
 #: the Keras backends whose `keras.export.ExportArchive` traces a model's own functions
 BACKENDS = ("tensorflow", "jax")
@@ -29,7 +30,7 @@ def write(model, path):
     """
     archive, traced = endpoints.archive(model, prior=True)
     archive.add_endpoint("serve", traced["reconstruct"])
-    if endpoints.is_quantized(model):
+    if is_quantized(model):
         archive.add_endpoint("sample", _sample_codes_endpoint(model, traced["prior_logits"], traced["decode"]))
     elif "z_log_var" in model.encoder_heads:
         archive.add_endpoint("sample", _sample_endpoint(model, traced["decode"]))

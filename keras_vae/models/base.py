@@ -20,6 +20,7 @@ from keras import ops
 
 from keras_vae import trainers
 from keras_vae.data import EpochBatches, check_images
+from keras_vae.data.checks import check_indices
 from keras_vae.distribution import check_batches
 from keras_vae.losses import LIKELIHOODS
 from keras_vae.models import bodies
@@ -168,14 +169,7 @@ class BaseAutoencoder(ObjectiveModel):
         return x, y, sample_weight
 
     def _check_labels(self, labels, count):
-        labels = np.asarray(labels)
-        if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be {count} integers (shape ({count},)), "
-                             f"got dtype {labels.dtype} and shape {labels.shape}")
-        if labels.size and (labels.min() < 0 or labels.max() >= self.num_classes):
-            raise ValueError(f"labels must lie in [0, {self.num_classes}), "
-                             f"got values from {labels.min()} to {labels.max()}")
-        return labels.astype("int32")
+        return check_indices(labels, (count,), self.num_classes, "labels", f"{count} integers (shape ({count},))")
 
     def _unpack(self, data):
         """Unpacks `data` into (images, labels or None, sample weights or None)."""

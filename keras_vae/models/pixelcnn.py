@@ -12,6 +12,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import trainers
+from keras_vae.data.checks import check_indices
 from keras_vae.models.objective import ObjectiveModel
 
 #: the masks of `MaskedConv2D`
@@ -164,15 +165,9 @@ class GatedPixelCNN(ObjectiveModel):
         """
         if not isinstance(codes, (np.ndarray, list)):
             return codes
-        codes = np.asarray(codes)
-        expected = (*self.grid_shape,)
-        if codes.ndim != 3 or codes.shape[1:] != expected or not np.issubdtype(codes.dtype, np.integer):
-            raise ValueError(f"{name} must be integer grids of shape (n, {expected[0]}, {expected[1]}), got dtype "
-                             f"{codes.dtype} and shape {codes.shape}")
-        if codes.size and (codes.min() < 0 or codes.max() >= self.num_codes):
-            raise ValueError(f"{name} must lie in [0, {self.num_codes}), got values from {codes.min()} to "
-                             f"{codes.max()}")
-        return codes.astype("int32")
+        height, width = self.grid_shape
+        return check_indices(codes, (None, height, width), self.num_codes, name,
+                             f"integer grids of shape (n, {height}, {width})")
 
     def sample_codes(self, n, seed=None):
         """Draws `n` grids of codes, one position at a time in raster order.

@@ -288,6 +288,16 @@ class VQVAE(BaseAutoencoder):
                 "prior": self.prior_config, "seed": self.seed}
 
 
+
+def is_quantized(model):
+    """Whether `model` is a VQ-VAE: its latent is a grid of codes of a `quantizer`, sampled from a learned `prior`.
+
+    Example:
+        >>> is_quantized(zoo.get("vq_vae")), is_quantized(zoo.get("vae"))
+        (True, False)
+    """
+    return isinstance(model, VQVAE)
+
 # zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
 register("vq_vae", VQVAE)
 register("vq_vae_fashion", VQVAE)

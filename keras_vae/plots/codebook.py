@@ -4,20 +4,15 @@ import numpy as np
 from keras import ops
 
 from keras_vae.evaluate import code_counts
-from keras_vae.models.vq_vae import codebook_statistics
+from keras_vae.models.vq_vae import codebook_statistics, is_quantized
 from keras_vae.plots import encodings
 from keras_vae.plots.canvas import IMAGE_CMAP, new_figure, save, tile
 from keras_vae.trainers import no_grad
 
 
-def has_codebook(model):
-    """Whether `model` encodes to a grid of discrete codes (a VQ-VAE) rather than to latent vectors."""
-    return hasattr(model, "quantizer")
-
-
 def check_codebook(model, figure="codebook_usage"):
     """Raises ValueError unless `model` is a VQ-VAE, naming the `figure` that needs one."""
-    if not has_codebook(model):
+    if not is_quantized(model):
         raise ValueError(f"{figure} needs a VQ-VAE (a model with a codebook); {type(model).__name__} has none")
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 
 from keras_vae.data import check_images
 from keras_vae.files import atomic_path
+from keras_vae.models.vq_vae import is_quantized
 from keras_vae.plots import encodings
 from keras_vae.plots.canvas import IMAGE_CMAP, class_names_for, image_rows, new_figure, save
 
@@ -71,7 +72,7 @@ def samples(model, n=100, seed=0, ncols=10, class_names=None, path=None):
     else:
         drawn = encodings.sampled(model, n, seed)
         rows = [drawn[i:i + ncols] for i in range(0, n, ncols)]
-        prior = "the PixelCNN prior over codes" if hasattr(model, "quantizer") else "the prior N(0, I)"
+        prior = "the PixelCNN prior over codes" if is_quantized(model) else "the prior N(0, I)"
         figure = image_rows(rows, title=f"{n} samples from {prior} (seed {seed})")
     return save(figure, path)
 

@@ -8,6 +8,7 @@ Example:
 
 import math
 
+from keras_vae.models.vq_vae import is_quantized
 from keras_vae.plots import KINDS, codebook, comparison, curves, encodings, images as image_figures, latent
 
 #: the figures drawn in a space of latent vectors, which a VQ-VAE's grid of discrete codes has not
@@ -26,7 +27,7 @@ def check_kind(kind, model):
         raise ValueError(f"unknown figure {kind!r}; expected one of {list(KINDS)}")
     if kind == "codebook_usage":
         codebook.check_codebook(model, kind)
-    elif kind in VECTOR_KINDS and codebook.has_codebook(model):
+    elif kind in VECTOR_KINDS and is_quantized(model):
         raise ValueError(f"{kind} draws latent vectors, and {type(model).__name__} encodes to a grid of discrete "
                          f"codes: for a VQ-VAE plot reconstructions, samples, codebook_usage or training_curves")
 
