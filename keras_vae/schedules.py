@@ -26,31 +26,19 @@ Example:
 import keras
 from keras import ops
 
+from keras_vae.configurable import Configurable
+
 def _positive_int(name, value):
     if not _is_positive_int(value):
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return value
 
 
-class KLSchedule:
+class KLSchedule(Configurable):
     """Base class: a factor in [0, 1] for each training step, called with the step as a tensor."""
 
     def __call__(self, step):
         raise NotImplementedError
-
-    def get_config(self):
-        raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
 
 
 def _ramp(position, length):
@@ -76,9 +64,6 @@ class LinearWarmup(KLSchedule):
 
     def __call__(self, step):
         return _ramp(step, self.steps)
-
-    def get_config(self):
-        return {"steps": self.steps}
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -110,9 +95,6 @@ class Cyclical(KLSchedule):
         if self.cycles is None:
             return factor
         return ops.where(step >= self.cycles * self.period, 1.0, factor)
-
-    def get_config(self):
-        return {"period": self.period, "ratio": self.ratio, "cycles": self.cycles}
 
 
 def check(schedule):

@@ -236,3 +236,11 @@ def run_cli(argv, monkeypatch, capsys):
     except SystemExit as exit_:  # argparse: a bad command line
         status, raised = exit_.code, [exit_]
     return status, capsys.readouterr().err.strip(), raised[0] if raised else None
+
+
+def bound_losses(model, images):
+    """`model`'s loss terms on `images` by `evaluate` (test_step), and its loss in one `fit` step (train_step) at
+    learning rate 0, each over the images as one batch."""
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))
+    evaluated = model.evaluate(images, batch_size=len(images), verbose=0, return_dict=True)
+    return evaluated, model.fit(images, batch_size=len(images), epochs=1, verbose=0).history["loss"][0]

@@ -20,10 +20,11 @@ import math
 import keras
 from keras import layers
 
+from keras_vae.configurable import Configurable
 from keras_vae.convolutions import Conv2DTranspose
 
 
-class Body:
+class Body(Configurable):
     """Base class of the bodies: validation, serialisation and the shared input plumbing.
 
     A body of your own implements both builders and passes `dtype` on to its layers (`_policies` splits it into
@@ -48,20 +49,6 @@ class Body:
         Args: as `build_encoder`'s.
         """
         raise NotImplementedError
-
-    def get_config(self):
-        return dict(vars(self))
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and self.get_config() == other.get_config()
 
 
 def _policies(dtype):
