@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_vae.losses import clip_log_var, reconstruction_loss
+from keras_vae.losses import clip_log_var
 from keras_vae.models import bodies
 from keras_vae.models.iwae import IWAE
 
@@ -99,9 +99,7 @@ class HierarchicalVAE(IWAE):
             log_p = log_p + _log_normal(layers[index], *self._gaussian(self.upper_decoders[index], layers[index + 1],
                                                                          training))
         logits = self.decoder(layers[0], training=training)
-        targets = ops.repeat(ops.cast(images, "float32"), c, axis=0)
-        log_likelihood = -reconstruction_loss(targets, logits, self.likelihood)
-        return ops.reshape(log_likelihood, (-1, c)), ops.reshape(log_p - log_q, (-1, c))
+        return self._log_likelihoods(images, logits, c), ops.reshape(log_p - log_q, (-1, c))
 
     def _gaussian(self, network, inputs, training=False):
         mean, log_var = network(inputs, training=training)
@@ -120,7 +118,8 @@ class HierarchicalVAE(IWAE):
         return self._gaussian(self.upper_encoders[-1], h)
 
     def reconstruct(self, images, labels=None):
-        """Decodes the posterior mean of h_1: images in [0, 1] of the same shape."""
+        """Decodes the posterior mean of h_1 (the model's `call`: its bottom encoder and decoder): images in [0, 1]
+        of the same shape."""
         return self.call(self._images_in(images, labels))
 
     def _down(self, z, draw=None):
@@ -159,10 +158,6 @@ class HierarchicalVAE(IWAE):
         self._check_condition(labels, n)
         draw = keras.random.SeedGenerator(seed)
         return self._down(keras.random.normal((int(n), self.latent_dim), seed=draw), draw)
-
-    def call(self, inputs, training=False):
-        """Reconstructs images from the posterior mean of h_1."""
-        return ops.sigmoid(self.decoder(self.encoder(inputs, training=training)[0], training=training))
 
     def get_config(self):
         config = super().get_config()

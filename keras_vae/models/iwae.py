@@ -50,9 +50,9 @@ class IWAE(VAE):
         samples = self.k * self.groups
         noise = self.sampler.noise((ops.shape(images)[0], samples, self.noise_dim))
         log_likelihood, log_ratio = self.importance_terms(images, labels, noise, training=training)
-        terms = self._weighed(-ops.mean(log_likelihood, axis=1), -ops.mean(log_ratio, axis=1), training)
-        log_weights = ops.reshape(log_likelihood + self.kl_weight(training) * log_ratio,
-                                  (-1, self.groups, self.k))
+        weight = self.kl_weight(training)
+        terms = self._weighed(-ops.mean(log_likelihood, axis=1), -ops.mean(log_ratio, axis=1), weight)
+        log_weights = ops.reshape(log_likelihood + weight * log_ratio, (-1, self.groups, self.k))
         terms["loss"] = -ops.mean(ops.logsumexp(log_weights, axis=-1), axis=-1) + math.log(self.k)
         return terms
 

@@ -64,12 +64,11 @@ class VAE(BaseAutoencoder):
         logits = self.decoder(self._conditioned(z, labels), training=training)
         reconstruction = reconstruction_loss(images, logits, self.likelihood)
         kl = kl_divergence(z_mean, z_log_var)
-        return self._weighed(reconstruction, kl, training)
+        return self._weighed(reconstruction, kl, self.kl_weight(training))
 
-    def _weighed(self, reconstruction, kl, training):
+    def _weighed(self, reconstruction, kl, weight):
         """The loss terms of a batch whose per-image reconstruction and KL terms are given, weighing the KL term
-        by `kl_weight` (and reporting that weight when it follows a schedule)."""
-        weight = self.kl_weight(training)
+        by `weight` (and reporting it when it follows a schedule)."""
         terms = {"loss": reconstruction + weight * kl, "reconstruction_loss": reconstruction, "kl_loss": kl}
         if self.kl_schedule is not None:
             terms["kl_weight"] = ops.convert_to_tensor(weight, "float32")
@@ -110,8 +109,12 @@ class VAE(BaseAutoencoder):
         log_ratio = -0.5 * ops.sum(ops.square(z) - ops.square(noise) - z_log_var[:, None, :], axis=-1)
         repeated = None if labels is None else ops.repeat(labels, c, axis=0)
         logits = self.decoder(self._conditioned(ops.reshape(z, (-1, self.latent_dim)), repeated), training=training)
-        targets = ops.repeat(ops.cast(images, "float32"), c, axis=0)
-        return -ops.reshape(reconstruction_loss(targets, logits, self.likelihood), (-1, c)), log_ratio
+        return self._log_likelihoods(images, logits, c), log_ratio
+
+    def _log_likelihoods(self, images, logits, samples):
+        """log p(x|z) of `samples` decodings per image (minus their reconstruction loss), as (images, samples)."""
+        targets = ops.repeat(ops.cast(images, "float32"), samples, axis=0)
+        return -ops.reshape(reconstruction_loss(targets, logits, self.likelihood), (-1, samples))
 
     def get_config(self):
         config = {**super().get_config(), "beta": self.beta, "seed": self.seed}
