@@ -25,8 +25,8 @@ __version__ = "0.1.0"
 
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
-    submodules=["callbacks", "data", "distribution", "evaluate", "export", "losses", "models", "plots", "recipes",
-                "schedules", "tensorboard", "training", "zoo"],
+    submodules=["callbacks", "data", "disentanglement", "distribution", "evaluate", "export", "losses", "models",
+                "plots", "recipes", "schedules", "tensorboard", "training", "zoo"],
     attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "IWAE", "HierarchicalVAE",
                            "VQVAE", "GatedPixelCNN", "DenseBody", "ConvBody"],
                 "training": ["train", "TrainingRun"]},

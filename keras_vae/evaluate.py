@@ -12,6 +12,8 @@ that memory stays bounded whatever the test set or the number of importance samp
   with confidence.
 - `codebook_use` / `prior_bits`: a VQ-VAE's codebook use and its prior's likelihood of the test codes.
 - `report`: all of the above that apply to a model, as a JSON-ready dict.
+- `mig`, `factor_vae_score`, `dci` / `dci_scores`: disentanglement metrics on data with known factors (from
+  `keras_vae.disentanglement`).
 
 Example:
     >>> from keras_vae import data, evaluate, zoo
@@ -28,6 +30,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
+from keras_vae.disentanglement import dci, dci_scores, factor_vae_score, mig  # noqa: F401  (re-exported)
 from keras_vae.models.vq_vae import codebook_statistics, is_quantized
 from keras_vae.trainers import no_grad
 
