@@ -1,6 +1,7 @@
 """The model families; importing this module registers their zoo entries."""
 
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.beta_tcvae import BetaTCVAE
 from keras_vae.models.bodies import ConvBody, DenseBody
 from keras_vae.models.conv_vae import ConvVAE
 from keras_vae.models.cvae import ConditionalVAE
@@ -10,5 +11,5 @@ from keras_vae.models.pixelcnn import GatedPixelCNN
 from keras_vae.models.vae import VAE, BetaVAE
 from keras_vae.models.vq_vae import VQVAE
 
-__all__ = ["Autoencoder", "VAE", "BetaVAE", "ConvVAE", "ConditionalVAE", "IWAE", "HierarchicalVAE", "VQVAE",
-           "GatedPixelCNN", "DenseBody", "ConvBody"]
+__all__ = ["Autoencoder", "VAE", "BetaVAE", "BetaTCVAE", "ConvVAE", "ConditionalVAE", "IWAE", "HierarchicalVAE",
+           "VQVAE", "GatedPixelCNN", "DenseBody", "ConvBody"]

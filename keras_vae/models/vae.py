@@ -54,9 +54,14 @@ class VAE(BaseAutoencoder):
     def kl_weight(self, training=False):
         """The weight of the KL term: `beta` times the schedule's factor at the optimizer's step while training,
         `beta` otherwise."""
+        return self.beta * self.kl_factor(training)
+
+    def kl_factor(self, training=False):
+        """The KL schedule's factor at the optimizer's step while training; 1 without a schedule or outside
+        training."""
         if self.kl_schedule is None or not training or self.optimizer is None:
-            return self.beta
-        return self.beta * self.kl_schedule(self.optimizer.iterations)
+            return 1.0
+        return self.kl_schedule(self.optimizer.iterations)
 
     def compute_loss_terms(self, images, labels, training=False):
         z_mean, z_log_var = self.encoder(self._conditioned(images, labels), training=training)
