@@ -27,7 +27,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submodules=["callbacks", "data", "disentanglement", "distribution", "evaluate", "export", "losses", "models",
                 "plots", "recipes", "schedules", "tensorboard", "training", "zoo"],
-    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "BetaTCVAE", "ConvVAE", "ConditionalVAE", "IWAE",
-                           "HierarchicalVAE", "VQVAE", "GatedPixelCNN", "DenseBody", "ConvBody"],
+    attributes={"models": ["Autoencoder", "VAE", "BetaVAE", "BetaTCVAE", "ConvVAE", "ConditionalVAE", "FactorVAE",
+                           "IWAE", "HierarchicalVAE", "VQVAE", "GatedPixelCNN", "DenseBody", "ConvBody"],
                 "training": ["train", "TrainingRun"]},
 )

@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from keras_vae.losses import clip_log_var, reconstruction_loss
+from keras_vae.losses import clip_log_var
 from keras_vae.models.vae import VAE
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -64,10 +64,7 @@ class BetaTCVAE(VAE):
         self.dataset_size = dataset_size
 
     def compute_loss_terms(self, images, labels, training=False):
-        z_mean, z_log_var = self.encoder(self._conditioned(images, labels), training=training)
-        z = self.sampler([z_mean, z_log_var])
-        logits = self.decoder(self._conditioned(z, labels), training=training)
-        reconstruction = reconstruction_loss(images, logits, self.likelihood)
+        z_mean, z_log_var, z, reconstruction = self._posterior_sample(images, labels, training)
         z, z_mean = ops.cast(z, "float32"), ops.cast(z_mean, "float32")
         z_log_var = clip_log_var(ops.cast(z_log_var, "float32"))
         # log q(z_i | x_j) per coordinate: rows i (the sample), columns j (the image whose posterior)

@@ -64,12 +64,16 @@ class VAE(BaseAutoencoder):
         return self.kl_schedule(self.optimizer.iterations)
 
     def compute_loss_terms(self, images, labels, training=False):
+        z_mean, z_log_var, _, reconstruction = self._posterior_sample(images, labels, training)
+        return self._weighed(reconstruction, kl_divergence(z_mean, z_log_var), self.kl_weight(training))
+
+    def _posterior_sample(self, images, labels, training):
+        """The posterior's z_mean and z_log_var, one sample z of it per image, and each image's reconstruction term
+        (its negative log-likelihood) decoded from that sample."""
         z_mean, z_log_var = self.encoder(self._conditioned(images, labels), training=training)
         z = self.sampler([z_mean, z_log_var])
         logits = self.decoder(self._conditioned(z, labels), training=training)
-        reconstruction = reconstruction_loss(images, logits, self.likelihood)
-        kl = kl_divergence(z_mean, z_log_var)
-        return self._weighed(reconstruction, kl, self.kl_weight(training))
+        return z_mean, z_log_var, z, reconstruction_loss(images, logits, self.likelihood)
 
     def _weighed(self, reconstruction, kl, weight):
         """The loss terms of a batch whose per-image reconstruction and KL terms are given, weighing the KL term
