@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST loading, binarization and input checks.
+"""MNIST, Fashion-MNIST and dSprites loading, binarization and input checks.
 
 The package's modules, all re-exported here:
 
@@ -10,6 +10,8 @@ The package's modules, all re-exported here:
   tell MNIST, Fashion-MNIST and variants apart;
 - `keras_vae.data.formats`: IDX (`read_idx`) and ``.npz`` files;
 - `keras_vae.data.errors`: `DataFileError` and `DatasetMismatchError`;
+- `keras_vae.data.dsprites`: dSprites, from DeepMind's npz or drawn by its
+  `render`, with its factors;
 - `keras_vae.data.batches`: `EpochBatches` and `DynamicBinarization`;
 - `keras_vae.data.checks`: `check_images` and the other input checks;
 - `keras_vae.data.tfds`: `load_tfds`.
@@ -20,6 +22,7 @@ re-exported here are copies: to patch one in a test (say `DEBIAN_DATA_ROOT`),
 patch it in the module whose functions read it (`keras_vae.data.sources`).
 """
 
+from keras_vae.data import dsprites
 from keras_vae.data.batches import DynamicBinarization, EpochBatches
 from keras_vae.data.canonical import ALLOW_VARIANT_ENV_VAR
 from keras_vae.data.checks import check_images
@@ -39,6 +42,7 @@ __all__ = [
     "EpochBatches",
     "IDX_FILES",
     "check_images",
+    "dsprites",
     "load",
     "load_tfds",
     "read_idx",

@@ -31,7 +31,8 @@ class EpochBatches(keras.utils.PyDataset):
     global `random`).
 
     Args:
-        images: Float images in [0, 1], first axis the sample axis.
+        images: Float images in [0, 1] (or bool images, made float32 a batch at a time),
+            first axis the sample axis.
         labels: Optional labels, one per image; when given, batches are
             ``(x, y)`` tuples, otherwise ``x`` alone.
         batch_size: Images per batch; the last batch may be smaller.
@@ -84,8 +85,8 @@ class EpochBatches(keras.utils.PyDataset):
         return x if self.labels is None else (x, self.labels[rows])
 
     def _images_of(self, rows: np.ndarray, index: int) -> np.ndarray:
-        """The images of batch ``index``, rows ``rows`` of ``images``."""
-        return self.images[rows]
+        """The images of batch ``index``, rows ``rows`` of ``images``, as float32."""
+        return self.images[rows].astype(np.float32, copy=False)
 
     def set_epoch(self, epoch: int) -> None:
         """Makes the batches those of epoch ``epoch`` (0-based)."""
@@ -124,11 +125,13 @@ class DynamicBinarization(EpochBatches):
 
 
 def _probabilities(images: Any) -> np.ndarray:
-    """Validates images as float probabilities; returns them as float32."""
+    """Validates images as float probabilities; returns them as float32, or bool images as they are."""
     images = np.asarray(images)
+    if images.dtype == bool and images.ndim >= 1:
+        return images  # Binary images (dSprites' 3 GB) become floats a batch at a time.
     if images.dtype.kind != "f" or images.ndim < 1:
         raise ValueError(
-            f"images must be a float array of probabilities in [0, 1], got a "
+            f"images must be a float array of probabilities in [0, 1] or a bool array, got a "
             f"{images.dtype} array of shape {images.shape}; divide uint8 images by 255"
         )
     if images.size and not (images.min() >= 0 and images.max() <= 1):  # False on NaN.

@@ -18,7 +18,8 @@ def _spec(name: str) -> DatasetSpec:
     close = difflib.get_close_matches(str(name), DATASETS, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise ValueError(
-        f"Unknown dataset {name!r}. Known datasets: {', '.join(map(repr, DATASETS))}.{hint}"
+        f"Unknown dataset {name!r}. Known datasets: {', '.join(map(repr, DATASETS))} "
+        f"(and 'dsprites' for keras_vae.data.load).{hint}"
     )
 
 

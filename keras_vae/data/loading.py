@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_vae.data import dsprites
 from keras_vae.data.batches import _TEST_DRAW, DynamicBinarization, _bernoulli
 from keras_vae.data.canonical import (
     _allow_variant,
@@ -135,7 +136,12 @@ def load(
     seed: int = 0,
     allow_variant: bool | None = None,
 ) -> tuple[tuple[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Loads MNIST or Fashion-MNIST as float images in [0, 1].
+    """Loads MNIST or Fashion-MNIST as float images in [0, 1], or dSprites with its factors.
+
+    ``load("dsprites")`` is `keras_vae.data.dsprites.load` (DeepMind's npz
+    when one is found, else the set rendered here): it returns
+    ``(images, factors)`` and uses ``data_dir`` only (``binarize`` must stay
+    None: the images are binary already).
 
     Files found are checked against the canonical dataset ``name`` (see the
     module docstring): the other dataset's files, or files of neither, raise
@@ -182,6 +188,10 @@ def load(
         >>> # Your own subset of MNIST, saved as my_data/mnist.npz:
         >>> (x_train, _), _ = load("mnist", data_dir="my_data", allow_variant=True)  # doctest: +SKIP
     """
+    if name == "dsprites":
+        if binarize is not None:
+            raise ValueError(f"dSprites' images are binary already: binarize must be None, got {binarize!r}")
+        return dsprites.load(data_dir=data_dir)
     spec = _spec(name)
     _check_binarize(binarize)
     arrays = _load_arrays(name, spec, data_dir, _allow_variant(allow_variant))
