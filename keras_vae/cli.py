@@ -163,7 +163,7 @@ def plot(args):
         model = _trained_model(args)
         plots.check_kind(args.kind, model)  # before the data and ae_vs_vae's classifier, not after
         source = "pretrained weights" if args.pretrained else args.weights
-        (x_train, y_train), (images, labels) = data.load(entry.dataset)
+        (x_train, y_train), (images, labels) = data.load_splits(entry.dataset)
         if args.kind == "ae_vs_vae":
             options["ae"] = zoo.get("ae", pretrained=True)
             plots.comparison.check_pair(options["ae"], model)  # before the classifier's training, not after
@@ -205,6 +205,8 @@ def _parser():
     command.add_argument("--batch-size", type=_positive_int, help=f"default {defaults['batch_size']}")
     command.add_argument("--learning-rate", type=_positive_float, help=f"default {defaults['learning_rate']}")
     command.add_argument("--schedule", choices=recipes.SCHEDULES, help="learning-rate schedule (default constant)")
+    command.add_argument("--steps-per-epoch", type=_positive_int,
+                         help="batches per epoch, each epoch a fresh order (default: every batch once)")
     command.add_argument("--prior-epochs", type=_positive_int,
                          help="epochs of a learned prior (a VQ-VAE's PixelCNN), after the model's (default: --epochs)")
     annealing = command.add_mutually_exclusive_group()

@@ -25,7 +25,7 @@ class DatasetSpec:
             directory of IDX files).
         num_classes: Number of label classes.
         image_shape: Shape of one image, channels last.
-        keras_loader: Module name in ``keras.datasets`` that downloads it.
+        keras_loader: Module name in ``keras.datasets`` that downloads it (None: none does).
         class_names: What each label means, in label order.
     """
 
@@ -33,7 +33,7 @@ class DatasetSpec:
     keras_cache: str
     num_classes: int
     image_shape: tuple[int, int, int]
-    keras_loader: str
+    keras_loader: str | None
     class_names: tuple[str, ...]
 
 
@@ -49,6 +49,11 @@ DATASETS: dict[str, DatasetSpec] = {
         "fashion_mnist",
         ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    ),
+    # DeepMind's dSprites (keras_vae.data.dsprites): its "classes" are the sprites' shapes
+    "dsprites": DatasetSpec(
+        "dsprites", "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz", 3, (64, 64, 1), None,
+        ("square", "ellipse", "heart"),
     ),
 }
 

@@ -30,9 +30,10 @@ RECIPE_FILE = "recipe.json"
 WEIGHTS_FILE = "model.weights.h5"
 #: training settings and their defaults (`dataset` None means the entry's own dataset;
 #: `prior_epochs`, for a model with a learned prior (a VQ-VAE's PixelCNN), None means as many as `epochs`;
-#: `kl_schedule`, for a VAE, None means none: see `KL_SCHEDULE_KEYS`)
+#: `kl_schedule`, for a VAE, None means none: see `KL_SCHEDULE_KEYS`; `steps_per_epoch` None means every batch once)
 TRAINING_DEFAULTS = {"dataset": None, "binarize": None, "epochs": 12, "batch_size": 32, "learning_rate": 1e-3,
-                     "schedule": "constant", "seed": 0, "prior_epochs": None, "kl_schedule": None}
+                     "schedule": "constant", "seed": 0, "prior_epochs": None, "kl_schedule": None,
+                     "steps_per_epoch": None}
 SCHEDULES = ("constant", "cosine")
 #: a recipe's `kl_schedule`: `{"warmup_epochs": E}` (linear KL warm-up) or `{"cycles": M, "ratio": R}` (cyclical
 #: annealing, M cycles over the run, each rising over its first R; R defaults to 0.5); see keras_vae.schedules
@@ -62,6 +63,7 @@ _TRAINING_VALUES = {
     "schedule": (_one_of(SCHEDULES), f"one of {SCHEDULES}"),
     "seed": (_is_int, "an integer"),
     "prior_epochs": (lambda value: value is None or (_is_int(value) and value > 0), "null or a positive integer"),
+    "steps_per_epoch": (lambda value: value is None or (_is_int(value) and value > 0), "null or a positive integer"),
     "kl_schedule": (lambda value: _is_kl_schedule(value),
                     'null, {"warmup_epochs": E} or {"cycles": M, "ratio": R} (E, M positive integers, R in (0, 1])'),
 }

@@ -30,6 +30,7 @@ import numpy as np
 from keras_vae import data, distribution, plots, presets, recipes, schedules, zoo
 from keras_vae import tensorboard as logs
 from keras_vae.callbacks import BackupAndRestore, DataEpoch, HistoryWriter, NonFiniteLossError, StopOnNonFiniteLoss
+from keras_vae.dataset_specs import DATASETS
 from keras_vae.files import (atomic_path, check_destination, check_directory, recover_directory, remove_directory,
                              remove_partial_files, write_json)
 from keras_vae.models.base import BaseAutoencoder
@@ -79,8 +80,8 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
         verbose: `fit`'s progress output: "auto", 0, 1 or 2.
         **settings: as `keras-vae train`'s options: `dataset`, `binarize`, `epochs`, `batch_size`,
             `learning_rate`, `schedule`, `seed`, `prior_epochs`, `kl_schedule` (a VAE's KL warm-up or cyclical
-            annealing, `{"warmup_epochs": 5}` or `{"cycles": 4}`; see `recipes.KL_SCHEDULE_KEYS`), and `latent_dim`
-            for a zoo name. None, or a setting left out, takes the recipe's value, else the default.
+            annealing, `{"warmup_epochs": 5}` or `{"cycles": 4}`; see `recipes.KL_SCHEDULE_KEYS`), `steps_per_epoch`
+            (batches per epoch, each epoch a fresh order; default every batch once), and `latent_dim` for a zoo name. None, or a setting left out, takes the recipe's value, else the default.
 
     Returns:
         A `TrainingRun` with the model, its history, test metrics, settings and output folder.
@@ -102,8 +103,11 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
     name, settings = _settings(model_or_name, recipe, settings)
     if isinstance(model_or_name, keras.Model):
         _check_own_model(model_or_name, settings, distribute)
+        image_shape = tuple(model_or_name.image_shape)
     else:
         model_or_name = name  # the recipe's, when None
+        image_shape = DATASETS[zoo.entry(name).dataset].image_shape  # an entry's own dataset fits it
+    _check_image_shape(name, image_shape, settings["dataset"])
     if resume and out is None:
         raise ValueError("resume=True continues the run in `out`: pass the out folder of the interrupted run")
     for folder, what in ((out, "out"), (tensorboard, "tensorboard")):  # before the data is read
@@ -167,23 +171,25 @@ def _check_own_model(model, settings, distribute):
 def _run(model_or_name, name, settings, out, resume, callbacks, tensorboard, verbose):
     keras.utils.set_random_seed(settings["seed"])
     batch_size = settings["batch_size"]
-    (x_train, y_train), (x_test, y_test) = data.load(settings["dataset"], binarize=settings["binarize"],
-                                                     batch_size=batch_size, seed=settings["seed"])
+    steps = settings["steps_per_epoch"]
+    (x_train, y_train), (x_test, y_test) = data.load_splits(
+        settings["dataset"], binarize=settings["binarize"], batch_size=batch_size, seed=settings["seed"],
+        **({"steps_per_epoch": steps} if settings["binarize"] == "dynamic" else {}))
     distribution.check_batches(batch_size, len(y_train))  # before anything is written
     distribution.check_batches(batch_size, len(y_test))
+    batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(  # the models without
+        x_train, y_train, batch_size=batch_size, seed=settings["seed"], steps=steps)  # classes ignore the labels
     worker = distribution.worker_index()
     if out is not None and worker:  # another worker: the same steps, its files in scratch
         out = out / f".worker-{worker}"
     if out is not None:
-        _prepare_out(out, resume)  # after the data: a run that cannot start leaves no directory
-    steps_per_epoch = -(-len(y_train) // batch_size)
-    model = _model(model_or_name, settings, steps_per_epoch)
+        _check_out(out, resume)  # after the data: a run that cannot start leaves no directory
+    model = _model(model_or_name, settings, len(batches))
     if out is not None:
+        _make_out(out)
         _check_free_space(out, model)
-    model.compile(optimizer=_optimizer(settings, steps_per_epoch))
+    model.compile(optimizer=_optimizer(settings, len(batches)))
     labelled = bool(model.num_classes)
-    batches = x_train if isinstance(x_train, data.EpochBatches) else data.EpochBatches(
-        x_train, y_train if labelled else None, batch_size=batch_size, seed=settings["seed"])
     own = [StopOnNonFiniteLoss()]  # first: a failed epoch reaches no history or backup
     writer = None if out is None else HistoryWriter(out / "history.json", resume=resume)
     if out is not None:
@@ -245,8 +251,16 @@ def _model(model_or_name, settings, steps_per_epoch):
     return zoo.get(model_or_name, **overrides)
 
 
-def _prepare_out(out, resume):
-    """Creates the output directory, refusing to overwrite a finished or interrupted run."""
+def _check_image_shape(name, image_shape, dataset):
+    """Refuses a model built for other images than the dataset's (a 28x28 entry on dSprites' 64x64)."""
+    expected = DATASETS[dataset].image_shape
+    if image_shape != expected:
+        raise ValueError(f"{name} takes images of shape {image_shape}, and {dataset}'s are {expected}: train a model "
+                         f"built for them (image_shape={expected})")
+
+
+def _check_out(out, resume):
+    """Refuses an output directory that holds a finished run, or an interrupted one without `resume`."""
     backup = out / "backup"
     if out.is_dir():  # put back what a crash interrupted
         recover_directory(backup)
@@ -257,6 +271,10 @@ def _prepare_out(out, resume):
     if (out / "model.keras").exists() and not backup.exists():
         raise FileExistsError(f"{out} already holds a trained model.keras; choose another out folder")
     check_destination(out / "preset", True, presets.is_preset, "preset folder")  # the run replaces only a preset
+
+
+def _make_out(out):
+    """Creates the output directory and checks that files can be written in it."""
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / "write-test.txt") as tmp:  # fail now, not after hours of training
         Path(tmp).write_text("ok")

@@ -663,3 +663,18 @@ def test_load_tfds_pipeline_on_mock_data(binarize):
         assert set(np.unique(x)) <= {0.0, 1.0}
     draws_differ = not np.array_equal(epochs[0][0][0], epochs[1][0][0])
     assert draws_differ == (binarize == "dynamic")
+
+
+def test_steps_per_epoch_takes_the_first_batches_of_each_epochs_order():
+    images = np.arange(50, dtype=np.float32)[:, None, None, None] / 50  # each image tells its row
+    full, cut = (data.EpochBatches(images, batch_size=8, seed=3, steps=steps) for steps in (None, 2))
+    assert (len(full), len(cut)) == (7, 2)
+    for epoch in range(2):
+        full.set_epoch(epoch)
+        cut.set_epoch(epoch)
+        np.testing.assert_array_equal(np.concatenate([cut[0], cut[1]]), np.concatenate([full[0], full[1]]))
+    with pytest.raises(IndexError):
+        cut[2]
+    for steps in (0, 8, 2.0):
+        with pytest.raises(ValueError, match="steps must be a positive integer of at most 7"):
+            data.EpochBatches(images, batch_size=8, steps=steps)

@@ -71,6 +71,19 @@ def test_the_npz_is_read_and_loaded_by_data_load(small_grid, tmp_path):
     np.testing.assert_allclose(factors[[0, 23]], [[1, 0.5, 0, 0, 0], [3, 0.6, 2 * np.pi / 39, 1 / 31, 0]], rtol=1e-6)
 
 
+def test_a_run_trains_on_every_image_by_shape_and_tests_on_a_fixed_sample(small_grid, monkeypatch):
+    images, classes = small_grid
+    monkeypatch.setattr(dsprites, "TEST_IMAGES", 8)
+    factors = dsprites.factors_of(classes[:, 1:])
+    (x_train, y_train), (x_test, y_test) = dsprites.splits(images[..., None] == 1, factors)
+    assert len(x_train) == 24 and list(y_train) == [0] * 8 + [1] * 8 + [2] * 8  # shape is the slowest factor
+    assert x_test.dtype == np.float32 and x_test.shape == (8, 64, 64, 1)
+    rows = [np.flatnonzero((images == test[..., 0]).all((1, 2)))[0] for test in x_test]  # each test image's row
+    assert len(set(rows)) == 8 and list(y_test) == [row // 8 for row in rows]
+    again = dsprites.splits(images[..., None] == 1, factors)[1][0]
+    np.testing.assert_array_equal(again, x_test)  # the same sample every time
+
+
 @pytest.mark.parametrize("problem, change", [
     ("not dSprites' factor grid in its order", lambda images, classes: (images, classes[::-1])),
     ("0 and 1 only, found values up to 255", lambda images, classes: (images * 255, classes)),

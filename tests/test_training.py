@@ -100,12 +100,34 @@ def test_a_recipe_gives_the_settings_the_call_does_not(small_data_dir, tmp_path)
     (dict(model_or_name=None), ValueError, "name a model"),
     (dict(model_or_name="vae", resume=True), ValueError, "pass the out folder of the interrupted run"),
     (dict(model_or_name=keras.Sequential(), epochs=1), ValueError, "trains keras_vae models"),
+    (dict(model_or_name="vae", steps_per_epoch=0), ValueError, "steps_per_epoch must be null or a positive integer"),
+    (dict(model_or_name="vae", dataset="dsprites"), ValueError,
+     "vae takes images of shape (28, 28, 1), and dsprites's are (64, 64, 1)"),
 ])
 def test_bad_calls_are_refused_before_any_data_is_read(call, error, message, monkeypatch):
-    monkeypatch.setattr(keras_vae.data, "load", lambda *args, **kwargs: pytest.fail("read the data"))
+    for loader in ("load", "load_splits"):
+        monkeypatch.setattr(keras_vae.data, loader, lambda *args, **kwargs: pytest.fail("read the data"))
     with pytest.raises(error) as raised:
         keras_vae.train(**call)
     assert message in str(raised.value)
+
+
+def test_a_run_on_dsprites_cuts_its_epochs_to_steps_per_epoch(tmp_path, monkeypatch):
+    """dSprites' layout on a 24-image grid (its npz in KERAS_VAE_DATA_DIR), 8 test images, 2 steps of 4 per epoch."""
+    from keras_vae.data import dsprites
+
+    monkeypatch.setattr(dsprites, "SIZES", (3, 2, 2, 2, 1))
+    monkeypatch.setattr(dsprites, "TEST_IMAGES", 8)
+    classes = dsprites.classes_of(np.arange(24))
+    np.savez(tmp_path / dsprites.FILE_NAME, imgs=dsprites.render(classes).astype(np.uint8),
+             latents_classes=np.concatenate([np.zeros((24, 1), int), classes], 1))
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(tmp_path))
+    seen = []
+    model = keras_vae.VAE(latent_dim=2, body=keras_vae.DenseBody(hidden_units=(8,)), image_shape=(64, 64, 1))
+    run = keras_vae.train(model, dataset="dsprites", epochs=3, batch_size=4, steps_per_epoch=2, verbose=0,
+                          callbacks=[keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(batch))])
+    assert seen == [0, 1] * 3 and len(run.history["val_loss"]) == 3
+    assert run.settings["steps_per_epoch"] == 2 and run.settings["dataset"] == "dsprites"
 
 
 def test_a_finished_run_is_never_overwritten(small_data_dir, tmp_path):

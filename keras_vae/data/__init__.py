@@ -28,7 +28,7 @@ from keras_vae.data.canonical import ALLOW_VARIANT_ENV_VAR
 from keras_vae.data.checks import check_images
 from keras_vae.data.errors import DataFileError, DatasetMismatchError
 from keras_vae.data.formats import IDX_FILES, read_idx
-from keras_vae.data.loading import load
+from keras_vae.data.loading import load, load_splits
 from keras_vae.data.sources import DEBIAN_DATA_ROOT, ENV_VAR
 from keras_vae.data.tfds import load_tfds
 from keras_vae.dataset_specs import BINARIZE_MODES, DATASETS, DatasetSpec
@@ -44,6 +44,7 @@ __all__ = [
     "check_images",
     "dsprites",
     "load",
+    "load_splits",
     "load_tfds",
     "read_idx",
 ]

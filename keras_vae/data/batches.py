@@ -38,6 +38,9 @@ class EpochBatches(keras.utils.PyDataset):
         batch_size: Images per batch; the last batch may be smaller.
         shuffle: Whether to visit the images in a new order each epoch.
         seed: Seed of the order.
+        steps: Batches per epoch, the first ones of the epoch's order (None:
+            all of them). With dSprites' 737,280 images, an epoch of a few
+            thousand steps keeps backups and validation frequent.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size``,
             passed to `keras.utils.PyDataset`.
 
@@ -57,6 +60,7 @@ class EpochBatches(keras.utils.PyDataset):
         batch_size: int = 128,
         shuffle: bool = True,
         seed: int = 0,
+        steps: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -70,12 +74,16 @@ class EpochBatches(keras.utils.PyDataset):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
+        every = math.ceil(len(self.images) / self.batch_size)
+        if steps is not None and not (isinstance(steps, int) and not isinstance(steps, bool) and 0 < steps <= every):
+            raise ValueError(f"steps must be a positive integer of at most {every} (every batch once), got {steps!r}")
+        self.steps = every if steps is None else steps
         self.shuffle = shuffle
         self.seed = seed
         self.set_epoch(0)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+        return self.steps
 
     def __getitem__(self, index: int) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         if not 0 <= index < len(self):
@@ -112,7 +120,7 @@ class DynamicBinarization(EpochBatches):
     Args:
         images: Float images in [0, 1], read as pixel probabilities.
         seed: Seed of the draws and of the order.
-        labels, batch_size, shuffle, **kwargs: as for `EpochBatches`.
+        labels, batch_size, shuffle, steps, **kwargs: as for `EpochBatches`.
 
     Example:
         >>> data = DynamicBinarization(x_train, batch_size=128)  # doctest: +SKIP

@@ -55,6 +55,8 @@ VALUES = (
 FILE_NAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 SIDE = 64
 SOURCES = (None, "npz", "rendered")
+#: images a training run validates and is tested on (`splits`), as disentanglement_lib scores 10,000
+TEST_IMAGES = 10_000
 
 # The drawing, in pixels (fitted to the frames of dsprites.gif): a sprite's centre is at 16 + 32 * position on
 # each axis, a pixel is on when its centre is inside the shape, and a shape of scale s is
@@ -65,6 +67,7 @@ _ELLIPSE_AXES = ((11.0, 1.25), (6.0, 1.25))  # an ellipse of semi-axes 11 s + 1.
 _HEART_SIDE, _HEART_GROWTH, _HEART_RISE = 10.5, 0.5, 0.1
 # float32 arithmetic (+, -, *, /, sqrt) rounds the same everywhere; cos and sin are tabled once in float64
 _ROTATIONS = tuple(function(VALUES[2]).astype(np.float32) for function in (np.cos, np.sin))
+_TEST_ROWS = 20170401  # the seed of the test rows: dSprites' date
 _BATCH = 4096  # images drawn at a time (about 70 MB per float32 coordinate)
 
 
@@ -179,6 +182,24 @@ def load(
         )
     images = _rendered() if path is None else _read_npz(*_stamp(path))
     return images[..., None], factors_of(classes_of(np.arange(len(images))))
+
+
+def splits(images: np.ndarray, factors: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A training run's ``(x_train, y_train), (x_test, y_test)`` of `load`'s dSprites.
+
+    Every image is trained on, labelled with its shape (0 square, 1 ellipse,
+    2 heart); the test images are `TEST_IMAGES` of them, the same for every
+    seed (drawn once without replacement, in the dataset's order), as float32.
+
+    Args:
+        images, factors: `load`'s.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = splits(*load())  # doctest: +SKIP
+    """
+    labels = (factors[:, 0] - 1).astype(np.int32)
+    test = np.sort(np.random.default_rng(_TEST_ROWS).choice(len(images), TEST_IMAGES, replace=False))
+    return (images, labels), (images[test].astype(np.float32), labels[test])
 
 
 def _places() -> list[Path]:

@@ -135,6 +135,7 @@ def load(
     batch_size: int = 128,
     seed: int = 0,
     allow_variant: bool | None = None,
+    steps_per_epoch: int | None = None,
 ) -> tuple[tuple[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Loads MNIST or Fashion-MNIST as float images in [0, 1], or dSprites with its factors.
 
@@ -158,6 +159,8 @@ def load(
             fixed Bernoulli draw made with ``seed``.
         batch_size: Batch size of the `DynamicBinarization` (dynamic only).
         seed: Seed of the dynamic binarization.
+        steps_per_epoch: Batches per epoch of the `DynamicBinarization`
+            (dynamic only; None: every image once).
         allow_variant: Whether to accept files that are not the canonical
             dataset ``name``: a subset, a relabelled copy, your own data in
             the same format. None (the default) takes ``$KERAS_VAE_ALLOW_VARIANT``
@@ -201,10 +204,34 @@ def load(
         x_train, x_test = ((x > 0.5).astype(np.float32) for x in (x_train, x_test))
     elif binarize == "dynamic":
         x_test = _bernoulli(x_test, np.random.default_rng([_TEST_DRAW, seed]))
-        x_train = DynamicBinarization(x_train, y_train, batch_size=batch_size, seed=seed)
+        x_train = DynamicBinarization(x_train, y_train, batch_size=batch_size, seed=seed, steps=steps_per_epoch)
     return (x_train, y_train), (x_test, y_test)
 
 
 def _to_unit_float(images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W) -> new float32 (N, H, W, 1) in [0, 1]."""
     return np.divide(images[..., None], 255, dtype=np.float32)
+
+
+def load_splits(name: str, **options: Any) -> tuple[tuple[Any, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``(x_train, y_train), (x_test, y_test)`` of any dataset, as a training run uses them.
+
+    MNIST's and Fashion-MNIST's are `load`'s. dSprites has no test set (its
+    images are every combination of its factors): a run trains on all of
+    them, labelled with their shape, and validates and is tested on a fixed
+    sample of them (`keras_vae.data.dsprites.splits`).
+
+    Args:
+        name: a dataset of `DATASETS`.
+        **options: `load`'s keyword arguments (for dSprites, ``data_dir`` only).
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = load_splits("dsprites")  # doctest: +SKIP
+        >>> x_train.dtype, x_test.shape, y_test[:3]  # doctest: +SKIP
+        (dtype('bool'), (10000, 64, 64, 1), array([0, 0, 0], dtype=int32))
+    """
+    if name == "dsprites":
+        if options.get("binarize") is not None:
+            raise ValueError(f"dSprites' images are binary already: binarize must be None, got {options['binarize']!r}")
+        return dsprites.splits(*dsprites.load(data_dir=options.get("data_dir")))
+    return load(name, **options)
