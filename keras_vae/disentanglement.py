@@ -10,6 +10,7 @@ whatever the Keras backend; `keras_vae.evaluate` re-exports them.
   held fixed, from a representation function and a way to make images from factors.
 - `dci`: DCI disentanglement, completeness and informativeness (Eastwood and Williams, 2018) from gradient-boosted
   trees' feature importances (scikit-learn), and `dci_scores` from any importance matrix.
+- `dsprites_scores`: the three of an encoder on dSprites, with disentanglement_lib's numbers of points.
 
 Example:
     >>> import numpy as np
@@ -234,3 +235,46 @@ def dci(codes, factors, test_codes, test_factors, seed=0):
         test_accuracy.append(np.mean(trees.predict(test_codes) == test_factors[:, j]))
     return {**dci_scores(importance), "informativeness_train": float(np.mean(train_accuracy)),
             "informativeness_test": float(np.mean(test_accuracy)), "importance": importance.tolist()}
+
+
+def dsprites_scores(encode, images=None, seed=0, points=10000, test_points=5000):
+    """MIG, the FactorVAE score and DCI of a representation of dSprites, as disentanglement_lib scores a model.
+
+    MIG and DCI's training points are `points` images of factors drawn uniformly at random (with replacement),
+    DCI's test points `test_points` more; the FactorVAE score draws its own (see `factor_vae_score`). All draws come
+    from `seed`.
+
+    Args:
+        encode: images (N, 64, 64, 1) float32 -> codes (N, num_codes), e.g. a VAE's posterior means.
+        images: `keras_vae.data.dsprites.load()`'s images; None loads them.
+        seed: seed of the draws and of the trees.
+        points, test_points: as above.
+
+    Returns:
+        dict: `mig`, `factor_vae_score` (its evaluation accuracy), `dci`'s `disentanglement`, `completeness`,
+        `informativeness_train`, `informativeness_test` and `importance` (codes x factors), and the details:
+        `mig_per_factor`, `factor_vae_train_accuracy`, `active_codes`, `factors` (their names), `points`,
+        `test_points`, `seed`.
+
+    Example:
+        >>> scores = dsprites_scores(lambda x: evaluate.codes(model, x))  # doctest: +SKIP
+    """
+    from keras_vae.data import dsprites
+
+    if images is None:
+        images, _ = dsprites.load()
+
+    def images_of(classes):
+        return images[dsprites.indices_of(classes)].astype(np.float32)
+
+    rng = np.random.default_rng(seed)
+    factors, test_factors = (rng.integers(0, dsprites.SIZES, size=(n, len(dsprites.SIZES)))
+                             for n in (_positive_int("points", points), _positive_int("test_points", test_points)))
+    codes, test_codes = (_representation(encode, images_of(f)) for f in (factors, test_factors))
+    gap = mig(codes, factors)
+    votes = factor_vae_score(encode, images_of, dsprites.SIZES, seed=seed)
+    return {"mig": gap["mig"], "factor_vae_score": votes["eval_accuracy"],
+            **dci(codes, factors, test_codes, test_factors, seed=seed),
+            "mig_per_factor": gap["per_factor"], "factor_vae_train_accuracy": votes["train_accuracy"],
+            "active_codes": votes["active_codes"], "factors": list(dsprites.NAMES), "points": points,
+            "test_points": test_points, "seed": seed}

@@ -30,8 +30,10 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
-from keras_vae.disentanglement import dci, dci_scores, factor_vae_score, mig  # noqa: F401  (re-exported)
+from keras_vae.disentanglement import (dci, dci_scores, dsprites_scores, factor_vae_score,  # noqa: F401  (re-exported)
+                                       mig)
 from keras_vae.models.vq_vae import codebook_statistics, is_quantized
+from keras_vae.plots.encodings import codes
 from keras_vae.trainers import no_grad
 
 #: the binarisation of the test set that `report` estimates the likelihood on
@@ -508,8 +510,9 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
 
     - `test_elbo`: `elbo` on the continuous test set (a VQ-VAE's own loss terms);
     - `reconstruction_error`: `reconstruction_error` on the same images;
-    - `iwae_nll` (Bernoulli VAEs only): `iwae_nll` with k samples on the dynamically binarised test set
-      (`BINARIZATION`), given the labels for a conditional model;
+    - `iwae_nll` (Bernoulli VAEs only, not on dSprites): `iwae_nll` with k samples on the dynamically binarised
+      test set (`BINARIZATION`), given the labels for a conditional model;
+    - `disentanglement` (on dSprites, but not for VQ-VAEs): `dsprites_scores` of the model's codes (`codes`);
     - `class_accuracy` (conditional models only): `class_accuracy` with a classifier trained on the
       dataset's training set, and that classifier's accuracy on the test images;
     - `codebook` and `prior` (VQ-VAEs only): `codebook_use` and `prior_bits` on the test images;
@@ -520,7 +523,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
 
     Args:
         model: a zoo model.
-        dataset: `"mnist"` or `"fashion_mnist"`.
+        dataset: `"mnist"`, `"fashion_mnist"` or `"dsprites"` (its test images: `keras_vae.data.load_splits`).
         k: importance samples per image for `iwae_nll`.
         limit: use the first `limit` test images; None for all 10,000.
         seed: int seed of the importance samples, the samples and the classifier.
@@ -540,7 +543,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
     """
     conditional = bool(model.num_classes)
     vq = is_quantized(model)
-    _, (x_test, y_test) = data.load(dataset)
+    _, (x_test, y_test) = data.load_splits(dataset)
     x_test, y_test = _head(limit, x_test, y_test)
     labels = y_test if conditional else None
     seconds = {}
@@ -553,7 +556,10 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
         "reconstruction_error": _timed(seconds, "reconstruction_error", reconstruction_error, model, x_test,
                                        labels),
     }
-    if _likelihood_problem(model) is None:
+    if dataset == "dsprites" and not vq:
+        card["disentanglement"] = _timed(seconds, "disentanglement", dsprites_scores,
+                                         lambda images: codes(model, images), seed=seed)
+    elif _likelihood_problem(model) is None:
         _, (x_binary, _) = data.load(dataset, binarize="dynamic", seed=0)
         (x_binary,) = _head(limit, x_binary)
         nll = _timed(seconds, "iwae_nll", iwae_nll, model, x_binary, labels, k=k, seed=seed)
