@@ -3,16 +3,23 @@
 import json
 import re
 
+import keras
 import matplotlib.image
 import numpy as np
 import pytest
 from PIL import Image
 
 from keras_vae import plots, zoo
+from keras_vae.losses import kl_divergence
 from keras_vae.models.vq_vae import is_quantized
 from keras_vae.plots.canvas import DPI
 from keras_vae.plots.comparison import GridCheck
-from harness import fit, numpy, one_per_architecture
+from harness import fit, labels_of, numpy, one_per_architecture
+
+#: the hand-made models' posterior: q(z|x) = N(MEANS + x[:3], diag(STDS ** 2)), x[:3] the image's first three pixels
+MEANS, STDS = np.array([0.6, -2.0, 0.0]), np.array([1.0, 0.5, 0.2])
+#: their decoder: a 4 x 4 image is sigmoid(z @ DECODER); z[2] draws nothing
+DECODER = np.concatenate([np.random.default_rng(0).normal(size=(2, 16)), np.zeros((1, 16))])
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +44,61 @@ def vq_vae():
     model = VQVAE(num_codes=16, code_dim=4, prior={"filters": 8, "num_layers": 2}, seed=0)
     model.quantizer.codebook.assign(0.05 * np.random.default_rng(0).normal(size=(16, 4)).astype("float32"))
     return model
+
+
+def hand_made(model_class):
+    """A model of 4 x 4 images with a 3-D latent whose linear layers are set by hand: its code (a VAE's latent mean)
+    is the image's first three pixels plus MEANS (an autoencoder: plus 0), a VAE's log-variances are log(STDS ** 2)
+    for every image, and it decodes z to sigmoid(z @ DECODER)."""
+    from keras_vae.models import DenseBody
+
+    model = model_class(latent_dim=3, body=DenseBody(hidden_units=(3,), activation="linear"), image_shape=(4, 4, 1))
+    dense = [layer for layer in model.encoder.layers if isinstance(layer, keras.layers.Dense)]
+    hidden = next(layer for layer in dense if layer.name not in model.encoder_heads)
+    hidden.set_weights([np.eye(16, 3), np.zeros(3)])  # h = the first three pixels
+    model.encoder.get_layer(model.encoder_heads[0]).set_weights(
+        [np.eye(3), MEANS if model.encoder_heads == ("z_mean", "z_log_var") else np.zeros(3)])
+    if "z_log_var" in model.encoder_heads:
+        model.encoder.get_layer("z_log_var").set_weights([np.zeros((3, 3)), np.log(STDS ** 2)])
+    up, logits = [layer for layer in model.decoder.layers if isinstance(layer, keras.layers.Dense)]
+    up.set_weights([np.eye(3), np.zeros(3)])
+    logits.set_weights([DECODER, np.zeros(16)])
+    return model
+
+
+@pytest.fixture(scope="module")
+def hand_made_vae():
+    from keras_vae.models import VAE
+
+    return hand_made(VAE)
+
+
+@pytest.fixture(scope="module")
+def hand_made_ae():
+    from keras_vae.models import Autoencoder
+
+    return hand_made(Autoencoder)
+
+
+def images_with(corners):
+    """4 x 4 images whose first three pixels are `corners` (one row per image), the other pixels random."""
+    corners = np.asarray(corners, "float32")
+    images = np.random.default_rng(1).uniform(size=(len(corners), 16)).astype("float32")
+    images[:, :3] = corners
+    return images.reshape(-1, 4, 4, 1)
+
+
+def decoded_by_hand(z):
+    """What the hand-made models decode latent vectors z (..., 3) to: sigmoid(z @ DECODER) as 4 x 4 images."""
+    return (1 / (1 + np.exp(-(z @ DECODER)))).reshape(*z.shape[:-1], 4, 4)
+
+
+def row_labels(figure):
+    return [t.get_text() for t in figure.axes[0].get_yticklabels()]
+
+
+def column_labels(figure):
+    return [t.get_text() for t in figure.axes[0].get_xticklabels()]
 
 
 def shown(figure, index=0):
@@ -241,6 +303,101 @@ def test_bad_interpolations_are_refused(trained, test_set, kwargs, message):
         plots.interpolation(trained("vae"), *test_set, **kwargs)
 
 
+def test_kl_per_dimension_of_a_posterior_set_by_hand_is_its_closed_form(hand_made_vae):
+    # every image's first pixels are 0, so q(z_i|x) = N(MEANS[i], STDS[i] ** 2) for all of them, and the KL of
+    # dimension i is 0.5 (m^2 + s^2 - 1 - log s^2): 0.18, 2.318 and 1.129 nats
+    expected = 0.5 * (MEANS ** 2 + STDS ** 2 - 1 - np.log(STDS ** 2))
+    figure = plots.draw("kl_per_dimension", hand_made_vae, images_with(np.zeros((5, 3))))
+    axes = figure.axes[0]
+    np.testing.assert_allclose([bar.get_height() for bar in axes.patches], expected, rtol=1e-5)
+    assert [bar.get_x() + bar.get_width() / 2 for bar in axes.patches] == [0, 1, 2]
+    assert [text.get_text() for text in axes.texts] == ["0.18", "2.32", "1.13"]
+    assert axes.get_title() == "KL to the prior per latent dimension, mean over 5 images:\n3.63 nats in all"
+    assert axes.get_ylabel() == "KL(q(z_i|x) || N(0, 1)), nats"
+
+
+def test_traversals_sweep_one_latent_dimension_per_row_largest_kl_first(hand_made_vae, monkeypatch):
+    corners = np.zeros((4, 3))
+    corners[2] = (0.5, 1.0, 0.25)
+    x = images_with(corners)
+    mean = MEANS + corners  # each image's latent mean, as the encoder was set
+    kl = 0.5 * (np.mean(mean ** 2, axis=0) + STDS ** 2 - 1 - np.log(STDS ** 2))  # 0.286, 1.943, 1.137 nats
+    order = [1, 2, 0]
+    assert kl[1] > kl[2] > kl[0]
+    # image 2's latent mean (1.1, -1.0, 0.25), one dimension per row set to -2 ... 2, the others as they are
+    expected_z = np.tile(mean[2], (3, 5, 1))
+    for row, dim in enumerate(order):
+        expected_z[row, :, dim] = [-2, -1, 0, 1, 2]
+    decoder_inputs = []
+    decode = hand_made_vae.decode
+    monkeypatch.setattr(hand_made_vae, "decode", lambda z, labels=None: decoder_inputs.append(numpy(z)) or
+                        decode(z, labels))
+    figure = plots.traversals(hand_made_vae, x, steps=5, span=2, index=2)
+    np.testing.assert_allclose(np.concatenate(decoder_inputs).reshape(3, 5, 3), expected_z, rtol=1e-6)
+    cut = tiles(shown(figure), size=4)
+    np.testing.assert_allclose(cut, decoded_by_hand(expected_z), atol=1e-5)
+    assert np.ptp(cut[1], axis=0).max() < 1e-6, "z[2] draws nothing: its row must be one image repeated"
+    assert row_labels(figure) == [f"z[{dim}]: {kl[dim]:.2f} nats" for dim in order]
+    assert column_labels(figure) == ["-2", "-1", "0", "1", "2"]
+    assert figure.axes[0].get_title() == ("image 2: one latent dimension per row set to 5 values in [-2, 2],\n"
+                                          "the others at its latent mean; KL to the prior over 4 images, largest "
+                                          "first")
+    # the command line's defaults: rows in the order asked for, n steps over the prior's +-2.5, the first image
+    figure = plots.draw("traversals", hand_made_vae, x, dims=(0, 2), n=3)
+    assert tiles(shown(figure), size=4).shape[:2] == (2, 3)
+    assert row_labels(figure) == [f"z[0]: {kl[0]:.2f} nats", f"z[2]: {kl[2]:.2f} nats"]
+    assert column_labels(figure) == ["-2.5", "0", "2.5"]
+    assert not figure.axes[0].get_title().endswith("largest first")
+
+
+def test_autoencoder_traversals_sweep_each_code_by_its_spread(hand_made_ae):
+    # the codes are the first three pixels: standard deviations 0.071 (z[0]), 0.5 (z[1]) and 0.1 (z[2])
+    x = images_with([[0.5, 0.0, 0.4], [0.5, 1.0, 0.6], [0.6, 0.0, 0.4], [0.4, 1.0, 0.6]])
+    figure = plots.traversals(hand_made_ae, x, steps=3, span=2, index=1)
+    # image 1's code (0.5, 1.0, 0.6), each dimension moved by -2, 0 and +2 of its standard deviation
+    expected_z = np.tile([0.5, 1.0, 0.6], (3, 3, 1))
+    expected_z[0, :, 1] = [0.0, 1.0, 2.0]
+    expected_z[1, :, 2] = [0.4, 0.6, 0.8]
+    expected_z[2, :, 0] = 0.5 + 2 * np.sqrt(0.005) * np.array([-1, 0, 1])
+    np.testing.assert_allclose(tiles(shown(figure), size=4), decoded_by_hand(expected_z), atol=1e-5)
+    assert row_labels(figure) == ["z[1]: σ=0.50", "z[2]: σ=0.10", "z[0]: σ=0.07"]
+    assert column_labels(figure) == ["-2σ", "0σ", "2σ"]
+    assert figure.axes[0].get_title() == ("image 1: one code dimension per row moved by -2 to 2 σ,\n"
+                                          "the others at its code; σ of 4 images' codes, largest first")
+
+
+NO_POSTERIOR = ("kl_per_dimension needs a Gaussian posterior q(z|x) (encoder heads z_mean and z_log_var); "
+                "Autoencoder encodes to code alone and has no KL to a prior")
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda vae, ae, x: plots.kl_per_dimension(ae, x), NO_POSTERIOR),
+    (lambda vae, ae, x: plots.check_kind("kl_per_dimension", ae), NO_POSTERIOR),  # the command line's, before data
+    (lambda vae, ae, x: plots.traversals(vae, x, steps=1), "steps must be an int of at least 2, got 1"),
+    (lambda vae, ae, x: plots.traversals(vae, x, span=0), "span must be a positive finite number, got 0"),
+    (lambda vae, ae, x: plots.traversals(vae, x, span=float("inf")), "span must be a positive finite number"),
+    (lambda vae, ae, x: plots.traversals(vae, x, index=4), "index must be an image in [0, 4), got 4"),
+    (lambda vae, ae, x: plots.traversals(vae, x, dims=(3,)), "dims must be different latent dimensions in [0, 3)"),
+    (lambda vae, ae, x: plots.traversals(ae, x, dims=(1, 1)), "dims must be different latent dimensions in [0, 3)"),
+])
+def test_bad_traversals_and_kl_requests_are_refused(hand_made_vae, hand_made_ae, call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(hand_made_vae, hand_made_ae, images_with(np.zeros((4, 3))))
+
+
+def test_conditional_traversals_encode_and_decode_with_the_images_label(trained, test_set):
+    x, y = test_set[0][:100], test_set[1][:100]
+    model = trained("cvae")
+    figure = plots.traversals(model, x, y, dims=[1], steps=3, span=1, index=4)
+    z = np.tile(numpy(model.encode(x[4:5], labels=y[4:5])[0]), (3, 1))
+    z[:, 1] = [-1, 0, 1]
+    np.testing.assert_allclose(tiles(shown(figure))[0], numpy(model.decode(z, labels=int(y[4])))[..., 0], atol=1e-5)
+    assert figure.axes[0].get_title().startswith(f"image 4 (class {y[4]}): ")
+    with pytest.raises(ValueError, match="ConditionalVAE needs labels"):
+        plots.traversals(model, x)
+
+
+@pytest.mark.backend_independent
 def test_training_curves_draw_every_term_of_a_real_fit(small_mnist, tmp_path):
     (x, _), (x_test, _) = small_mnist
     model = zoo.get("vae")
@@ -344,7 +501,8 @@ def test_a_vq_vae_gets_reconstructions_and_samples_and_no_vector_figure(vq_vae, 
     figure = plots.draw("samples", vq_vae, n=3, seed=1)
     assert tiles(shown(figure)).shape[:2] == (1, 3)
     assert figure.axes[0].get_title() == "3 samples from the PixelCNN prior over codes (seed 1)"
-    for kind in ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae"):
+    for kind in ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae",
+                 "traversals", "kl_per_dimension"):
         with pytest.raises(ValueError, match=f"^{kind} draws latent vectors, and VQVAE encodes to a grid of discrete "
                                              "codes: for a VQ-VAE plot reconstructions, samples, codebook_usage"):
             plots.draw(kind, vq_vae, x, y)
@@ -365,8 +523,15 @@ def test_every_architecture_gets_its_figures(trained, test_set, name, tmp_path):
         figures = [plots.manifold(model, (-1, 1), (-1, 1), step=1, **label), plots.reconstructions(model, x, y),
                    plots.class_means(model, x, y), plots.interpolation(model, x, y, 0, 1, steps=3)]
         plots.latent_histograms(model, x, y, dims=[0])
+        figures.append(plots.traversals(model, x, y, dims=[0], steps=3))
         if name != "ae":
             figures.append(plots.samples(model, n=10))
+            # the bars add up to the KL term of the model's loss (before beta), each image's averaged
+            bars = plots.kl_per_dimension(model, x, y).axes[0].patches
+            assert len(bars) == model.latent_dim
+            np.testing.assert_allclose(sum(bar.get_height() for bar in bars),
+                                       numpy(kl_divergence(*model.encode(x, **labels_of(model, y)))).mean(),
+                                       rtol=1e-4)
         pictures = [figure.axes[0] for figure in figures]
     for axes in pictures:
         canvas = np.asarray(axes.images[0].get_array(), float)

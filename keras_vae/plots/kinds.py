@@ -10,15 +10,18 @@ import math
 
 from keras_vae.models.vq_vae import is_quantized
 from keras_vae.plots import KINDS, codebook, comparison, curves, encodings, images as image_figures, latent
+from keras_vae.plots.dimensions import check_posterior, kl_per_dimension, traversals
 
 #: the figures drawn in a space of latent vectors, which a VQ-VAE's grid of discrete codes has not
-VECTOR_KINDS = ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae")
+VECTOR_KINDS = ("latent_scatter", "latent_histograms", "manifold", "class_means", "interpolation", "ae_vs_vae",
+                "traversals", "kl_per_dimension")
 
 
 def check_kind(kind, model):
     """Raises ValueError if the figure `kind` does not apply to `model`: the figures of latent vectors
-    (`VECTOR_KINDS`) to a VQ-VAE, codebook_usage to a model without a codebook. `draw` checks it first; the
-    command line before it loads data or trains anything.
+    (`VECTOR_KINDS`) to a VQ-VAE, codebook_usage to a model without a codebook, kl_per_dimension to a model
+    without a Gaussian posterior (an autoencoder). `draw` checks it first; the command line before it loads data
+    or trains anything.
 
     Example:
         >>> check_kind("manifold", vq_vae)        # ValueError: manifold draws latent vectors ...
@@ -30,6 +33,8 @@ def check_kind(kind, model):
     elif kind in VECTOR_KINDS and is_quantized(model):
         raise ValueError(f"{kind} draws latent vectors, and {type(model).__name__} encodes to a grid of discrete "
                          f"codes: for a VQ-VAE plot reconstructions, samples, codebook_usage or training_curves")
+    elif kind == "kl_per_dimension":
+        check_posterior(model, kind)
 
 
 def manifold_range(model, images, labels=None):
@@ -64,16 +69,18 @@ def draw(kind, model=None, images=None, labels=None, *, class_names=None, histor
         kind: one of `KINDS`.
         model: the trained zoo model (not for training_curves).
         images, labels: test images and labels the figure encodes (latent_scatter, latent_histograms,
-            class_means, interpolation, reconstructions, ae_vs_vae, codebook_usage; manifold: an autoencoder's
-            box).
+            class_means, interpolation, reconstructions, ae_vs_vae, codebook_usage, kl_per_dimension;
+            traversals: the first image is traversed, all of them measure each dimension's KL; manifold: an
+            autoencoder's box).
         class_names: the dataset's class names, for legends and titles.
         history: training_curves: a history.json path, a dict or a Keras History.
-        dims: manifold, latent_histograms: the latent coordinates shown (manifold default (0, 1)).
+        dims: manifold, latent_histograms, traversals: the latent coordinates shown (manifold default (0, 1);
+            traversals: all, the largest KL to the prior first).
         box: manifold: (x0, x1, y0, y1, step); default `manifold_range(model, images, labels)`.
         label: manifold of a conditional model: the class.
         between: interpolation: from class A to class B.
         n: samples (100), reconstructions (20), interpolation steps (10), codebook_usage: the most used codes
-            decoded (8).
+            decoded (8), traversals: the steps of each sweep (9).
         seed: samples' seed.
         gif: interpolation: also write the animation here.
         ae, classifier: ae_vs_vae: the autoencoder that `model` is compared with, and a digit classifier
@@ -111,6 +118,10 @@ def draw(kind, model=None, images=None, labels=None, *, class_names=None, histor
         start, end = between
         return image_figures.interpolation(model, images, labels, start, end, steps=n or 10,
                                            class_names=class_names, gif=gif)
+    if kind == "traversals":
+        return traversals(model, images, labels, dims=dims, steps=n or 9)
+    if kind == "kl_per_dimension":
+        return kl_per_dimension(model, images, labels)
     if kind == "ae_vs_vae":
         return comparison.ae_vs_vae(ae, model, images, labels, classifier, names=names or ("ae", model.name),
                                     class_names=class_names)
