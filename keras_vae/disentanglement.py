@@ -21,6 +21,8 @@ Example:
 
 import numpy as np
 
+from keras_vae.arguments import positive_int
+
 #: disentanglement_lib's defaults (unsupervised_study_v1/metric_configs)
 MIG_BINS = 20
 
@@ -87,12 +89,6 @@ def mig(codes, factors, bins=MIG_BINS):
             "mutual_information": information.tolist()}
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _representation(encode, images):
     codes = np.asarray(encode(images), dtype=np.float64)
     if codes.ndim != 2 or len(codes) != len(images):
@@ -127,10 +123,10 @@ def factor_vae_score(encode, images_of, factor_sizes, seed=0, batch_size=64, tra
     Example:
         >>> factor_vae_score(lambda x: model.encode(x)[0], dsprites.images_of, dsprites.factor_sizes)["eval_accuracy"]
     """
-    sizes = np.asarray([_positive_int("each factor size", size) for size in factor_sizes])
+    sizes = np.asarray([positive_int("each factor size", size) for size in factor_sizes])
     if len(sizes) < 2:
         raise ValueError(f"the score tells factors apart: it needs at least 2, got factor_sizes={factor_sizes!r}")
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     if batch_size < 2:
         raise ValueError("batch_size must be at least 2: a vote compares variances over the batch")
     rng = np.random.default_rng(seed)
@@ -138,7 +134,7 @@ def factor_vae_score(encode, images_of, factor_sizes, seed=0, batch_size=64, tra
     def draw(n):
         return rng.integers(0, sizes, size=(n, len(sizes)))
 
-    global_variance = np.var(_representation(encode, images_of(draw(_positive_int("variance_estimate",
+    global_variance = np.var(_representation(encode, images_of(draw(positive_int("variance_estimate",
                                                                                    variance_estimate)))),
                              axis=0, ddof=1)
     active = np.sqrt(global_variance) >= prune_threshold
@@ -147,7 +143,7 @@ def factor_vae_score(encode, images_of, factor_sizes, seed=0, batch_size=64, tra
 
     def votes(n):
         counts = np.zeros((len(sizes), len(global_variance)), dtype=np.int64)
-        for _ in range(_positive_int("train and evaluate", n)):
+        for _ in range(positive_int("train and evaluate", n)):
             factor = rng.integers(len(sizes))
             classes = draw(batch_size)
             classes[:, factor] = classes[0, factor]
@@ -269,7 +265,7 @@ def dsprites_scores(encode, images=None, seed=0, points=10000, test_points=5000)
 
     rng = np.random.default_rng(seed)
     factors, test_factors = (rng.integers(0, dsprites.SIZES, size=(n, len(dsprites.SIZES)))
-                             for n in (_positive_int("points", points), _positive_int("test_points", test_points)))
+                             for n in (positive_int("points", points), positive_int("test_points", test_points)))
     codes, test_codes = (_representation(encode, images_of(f)) for f in (factors, test_factors))
     gap = mig(codes, factors)
     votes = factor_vae_score(encode, images_of, dsprites.SIZES, seed=seed)

@@ -23,6 +23,8 @@ Build, compile, fit, evaluate and save the model inside `scope`:
 import contextlib
 import importlib
 
+from keras_vae.arguments import positive_int
+
 #: "auto": every local device (every worker of TF_CONFIG on TensorFlow) when there are several, else one;
 #: "data-parallel": JAX's DataParallel, TensorFlow's MirroredStrategy; "mirrored" and "multi-worker": TensorFlow's
 MODES = ("auto", "data-parallel", "mirrored", "multi-worker")
@@ -56,8 +58,8 @@ def scope(mode="auto", devices=None):
     """
     if mode not in MODES:
         raise ValueError(f"unknown distribution mode {mode!r}; choose one of {', '.join(MODES)}")
-    if devices is not None and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
-        raise ValueError(f"devices must be a positive int, got {devices!r}")
+    if devices is not None:
+        devices = positive_int("devices", devices)
     with _trainers().distribution(mode, devices) as replicas:
         yield replicas
 

@@ -30,6 +30,7 @@ import numpy as np
 from keras import layers, ops
 
 from keras_vae import data
+from keras_vae.arguments import positive_int
 from keras_vae.disentanglement import (dci, dci_scores, dsprites_scores, factor_vae_score,  # noqa: F401  (re-exported)
                                        mig)
 from keras_vae.models.vq_vae import codebook_statistics, is_quantized
@@ -47,12 +48,6 @@ DECODE_BUDGET_BYTES = 96 * 2**20
 
 def _numpy(tensor):
     return np.asarray(ops.convert_to_numpy(tensor))
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _inputs(model, images, labels):
@@ -74,7 +69,7 @@ def _seed_generator(seed):
 
 def _batches(images, labels, batch_size):
     """Yields `(images, labels)` slices of at most `batch_size` images; labels stay None if None."""
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     for start in range(0, len(images), batch_size):
         stop = start + batch_size
         yield images[start:stop], (None if labels is None else labels[start:stop])
@@ -109,7 +104,7 @@ def elbo(model, images, labels=None, batch_size=500):
     images, labels = _inputs(model, images, labels)
     if not model.compiled:
         model.compile()
-    results = model.evaluate(images, labels, batch_size=_positive_int("batch_size", batch_size), verbose=0,
+    results = model.evaluate(images, labels, batch_size=positive_int("batch_size", batch_size), verbose=0,
                              return_dict=True)
     return {name: float(value) for name, value in results.items()}
 
@@ -221,8 +216,8 @@ def iwae_log_likelihood(model, images, labels=None, k=5000, seed=0, max_decodes=
         raise ValueError(problem)
     images, labels = _inputs(model, images, labels)
     _check_binary(images)
-    k = _positive_int("k", k)
-    max_decodes = _positive_int("max_decodes", max_decodes or DECODE_BUDGET_BYTES // _decode_bytes(model))
+    k = positive_int("k", k)
+    max_decodes = positive_int("max_decodes", max_decodes or DECODE_BUDGET_BYTES // _decode_bytes(model))
     group_size = max(1, max_decodes // k)
     generator = _seed_generator(seed)
     estimates = []
@@ -310,7 +305,7 @@ def train_classifier(images, labels, epochs=2, batch_size=128, seed=0):
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                        metrics=["accuracy"])
     order = np.random.default_rng(seed)
-    for _ in range(_positive_int("epochs", epochs)):
+    for _ in range(positive_int("epochs", epochs)):
         shuffled = order.permutation(len(images))
         classifier.fit(images[shuffled], labels[shuffled], batch_size=batch_size, epochs=1, shuffle=False,
                        verbose=0)
@@ -348,7 +343,7 @@ def recognised_share(model, classifier, n=1000, seed=0, threshold=0.9, batch_siz
     Example:
         >>> share = recognised_share(vq_vae, train_classifier(x_train, y_train), n=1000)
     """
-    n, batch_size = _positive_int("n", n), _positive_int("batch_size", batch_size)
+    n, batch_size = positive_int("n", n), positive_int("batch_size", batch_size)
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be a probability in (0, 1], got {threshold!r}")
     generator = _seed_generator(seed)
@@ -417,7 +412,7 @@ def prior_bits(model, images, batch_size=500):
     codes = model.codes(images, batch_size)
     if not model.prior.compiled:
         model.prior.compile()
-    terms = model.prior.evaluate(codes, batch_size=_positive_int("batch_size", batch_size), verbose=0,
+    terms = model.prior.evaluate(codes, batch_size=positive_int("batch_size", batch_size), verbose=0,
                                  return_dict=True)
     return {"bits_per_code": float(terms["bits_per_code"]), "nats_per_image": float(terms["loss"])}
 
@@ -447,7 +442,7 @@ def class_accuracy(model, classifier, per_class=1000, seed=0, batch_size=500):
     if not model.num_classes:
         raise ValueError(f"{type(model).__name__} is unconditional: class accuracy needs a model whose samples "
                          f"are drawn for a chosen class (num_classes > 0), such as the CVAE")
-    per_class, batch_size = _positive_int("per_class", per_class), _positive_int("batch_size", batch_size)
+    per_class, batch_size = positive_int("per_class", per_class), positive_int("batch_size", batch_size)
     generator = _seed_generator(seed)
     correct = 0
     for label in range(model.num_classes):
@@ -471,7 +466,7 @@ def _timed(seconds, part, function, *args, **kwargs):
 
 def _head(limit, *arrays):
     """The first `limit` rows of each array (all of them when `limit` is None)."""
-    return [array if limit is None else array[:_positive_int("limit", limit)] for array in arrays]
+    return [array if limit is None else array[:positive_int("limit", limit)] for array in arrays]
 
 
 def _classifier(dataset, seed, classifier, epochs, images):

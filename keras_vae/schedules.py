@@ -26,13 +26,8 @@ Example:
 import keras
 from keras import ops
 
+from keras_vae.arguments import positive_int
 from keras_vae.configurable import Configurable
-
-def _positive_int(name, value):
-    if not _is_positive_int(value):
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
 
 class KLSchedule(Configurable):
     """Base class: a factor in [0, 1] for each training step, called with the step as a tensor."""
@@ -60,7 +55,7 @@ class LinearWarmup(KLSchedule):
     """
 
     def __init__(self, steps):
-        self.steps = _positive_int("LinearWarmup steps", steps)
+        self.steps = positive_int("LinearWarmup steps", steps)
 
     def __call__(self, step):
         return _ramp(step, self.steps)
@@ -83,11 +78,11 @@ class Cyclical(KLSchedule):
     """
 
     def __init__(self, period, ratio=0.5, cycles=None):
-        self.period = _positive_int("Cyclical period", period)
+        self.period = positive_int("Cyclical period", period)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError(f"Cyclical ratio must be a number in (0, 1], got {ratio!r}")
         self.ratio = float(ratio)
-        self.cycles = None if cycles is None else _positive_int("Cyclical cycles", cycles)
+        self.cycles = None if cycles is None else positive_int("Cyclical cycles", cycles)
 
     def __call__(self, step):
         step = ops.cast(step, "int32")
@@ -126,7 +121,3 @@ def from_epochs(settings, steps_per_epoch, epochs):
         return LinearWarmup(settings["warmup_epochs"] * steps_per_epoch)
     return Cyclical(max(1, epochs * steps_per_epoch // settings["cycles"]), settings.get("ratio", 0.5),
                     settings["cycles"])
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

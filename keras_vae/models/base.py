@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vae.arguments import positive_int
 from keras_vae import trainers
 from keras_vae.data import EpochBatches, check_images
 from keras_vae.data.checks import check_indices
@@ -60,8 +61,7 @@ class BaseAutoencoder(ObjectiveModel):
 
     def __init__(self, *, latent_dim, body, likelihood, image_shape, num_classes=0, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(latent_dim, int) or latent_dim <= 0:
-            raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+        latent_dim = positive_int("latent_dim", latent_dim)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         if not isinstance(num_classes, int) or num_classes < 0:
@@ -273,9 +273,7 @@ class BaseAutoencoder(ObjectiveModel):
             seed: int for reproducible draws; None draws fresh ones.
             labels: for a conditional model, the classes to draw (one int or `n` ints).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"n must be a positive int, got {n!r}")
-        return self.decode(keras.random.normal((int(n), self.latent_dim), seed=seed), labels)
+        return self.decode(keras.random.normal((positive_int("n", n), self.latent_dim), seed=seed), labels)
 
     def call(self, inputs, training=False):
         """Reconstructs images (deterministically; `inputs` is `[images, labels]` when conditional)."""

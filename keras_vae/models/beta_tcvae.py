@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_vae.arguments import non_negative, positive_int
 from keras_vae.losses import clip_log_var
 from keras_vae.models.vae import VAE
 
@@ -53,15 +54,10 @@ class BetaTCVAE(VAE):
     loss_terms = (*VAE.loss_terms, "mutual_information", "total_correlation", "dimension_kl")
 
     def __init__(self, latent_dim=2, body="conv", beta=6.0, alpha=1.0, gamma=1.0, dataset_size=60000, **kwargs):
-        for name, value in (("alpha", alpha), ("gamma", gamma)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if isinstance(dataset_size, bool) or not isinstance(dataset_size, int) or dataset_size < 1:
-            raise ValueError(f"dataset_size must be a positive int (the number of training images), "
-                             f"got {dataset_size!r}")
+        alpha, gamma = non_negative("alpha", alpha), non_negative("gamma", gamma)
+        dataset_size = positive_int("dataset_size", dataset_size)
         super().__init__(latent_dim=latent_dim, body=body, beta=beta, **kwargs)
-        self.alpha, self.gamma = float(alpha), float(gamma)
-        self.dataset_size = dataset_size
+        self.alpha, self.gamma, self.dataset_size = alpha, gamma, dataset_size
 
     def compute_loss_terms(self, images, labels, training=False):
         z_mean, z_log_var, z, reconstruction = self._posterior_sample(images, labels, training)

@@ -20,6 +20,7 @@ import math
 import keras
 from keras import layers
 
+from keras_vae.arguments import positive_ints
 from keras_vae.configurable import Configurable
 from keras_vae.convolutions import Conv2DTranspose
 
@@ -84,13 +85,6 @@ def _encoder(inputs, outputs):
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name="encoder")
 
 
-def _positive_ints(name, values):
-    values = tuple(values)
-    if not values or not all(isinstance(v, int) and v > 0 for v in values):
-        raise ValueError(f"{name} must be a non-empty sequence of positive ints, got {values!r}")
-    return values
-
-
 @keras.saving.register_keras_serializable(package="keras_vae")
 class DenseBody(Body):
     """Fully connected body: flatten, Dense layers of `hidden_units`, mirrored in the decoder.
@@ -106,7 +100,7 @@ class DenseBody(Body):
     """
 
     def __init__(self, hidden_units=(128, 16), activation="relu"):
-        self.hidden_units = _positive_ints("hidden_units", hidden_units)
+        self.hidden_units = positive_ints("hidden_units", hidden_units)
         self.activation = activation
 
     def build_encoder(self, image_shape, latent_dim, heads, num_classes=0, dtype=None):
@@ -158,11 +152,11 @@ class ConvBody(Body):
 
     def __init__(self, filters=(32, 64), kernel_size=3, dense_units=16, batch_norm=False, pad_to=None,
                  activation="relu", grid=False):
-        self.filters = _positive_ints("filters", filters)
-        (self.kernel_size,) = _positive_ints("kernel_size", [kernel_size])
-        self.dense_units = None if dense_units is None else _positive_ints("dense_units", [dense_units])[0]
+        self.filters = positive_ints("filters", filters)
+        (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
+        self.dense_units = None if dense_units is None else positive_ints("dense_units", [dense_units])[0]
         self.batch_norm = bool(batch_norm)
-        self.pad_to = None if pad_to is None else _positive_ints("pad_to", [pad_to])[0]
+        self.pad_to = None if pad_to is None else positive_ints("pad_to", [pad_to])[0]
         self.activation = activation
         self.grid = bool(grid)
         if self.grid and self.dense_units is not None:

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_vae.arguments import positive_int
 from keras_vae.models.vae import VAE
 from keras_vae.zoo import register
 
@@ -27,8 +28,7 @@ class ConditionalVAE(VAE):
     """
 
     def __init__(self, num_classes=10, latent_dim=2, body="dense", **kwargs):
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        num_classes = positive_int("num_classes", num_classes)
         super().__init__(latent_dim=latent_dim, body=body, num_classes=num_classes, **kwargs)
 
     def get_config(self):

@@ -5,7 +5,7 @@ import keras
 from keras import layers, ops
 
 from keras_vae.losses import kl_divergence
-from keras_vae.models.bodies import _positive_ints
+from keras_vae.arguments import non_negative, positive_ints
 from keras_vae.models.vae import VAE
 
 
@@ -49,11 +49,10 @@ class FactorVAE(VAE):
     loss_terms = (*VAE.loss_terms, "total_correlation", "discriminator_loss")
 
     def __init__(self, latent_dim=2, body="conv", gamma=35.0, discriminator_units=(1000,) * 6, **kwargs):
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma >= 0:
-            raise ValueError(f"gamma must be a non-negative number, got {gamma!r}")
+        gamma = non_negative("gamma", gamma)
         super().__init__(latent_dim=latent_dim, body=body, **kwargs)
-        self.gamma = float(gamma)
-        self.discriminator_units = _positive_ints("discriminator_units", discriminator_units)
+        self.gamma = gamma
+        self.discriminator_units = positive_ints("discriminator_units", discriminator_units)
         self.discriminator = keras.Sequential(
             [layers.Input((latent_dim,)),
              *(layers.Dense(units, activation="leaky_relu", name=f"hidden_{i}")

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_vae.arguments import positive_int
 from keras_vae.losses import clip_log_var
 from keras_vae.models import bodies
 from keras_vae.models.iwae import IWAE
@@ -153,8 +154,7 @@ class HierarchicalVAE(IWAE):
             seed: int for reproducible draws; None draws fresh ones.
             labels: must be None.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = positive_int("n", n)
         self._check_condition(labels, n)
         draw = keras.random.SeedGenerator(seed)
         return self._down(keras.random.normal((int(n), self.latent_dim), seed=draw), draw)

@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_vae.arguments import positive_int
 from keras_vae.models.vae import VAE
 
 
@@ -39,9 +40,7 @@ class IWAE(VAE):
     """
 
     def __init__(self, latent_dim=2, body="dense", k=5, groups=1, **kwargs):
-        for name, value in (("k", k), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        k, groups = positive_int("k", k), positive_int("groups", groups)
         super().__init__(latent_dim=latent_dim, body=body, **kwargs)
         self.k = k
         self.groups = groups

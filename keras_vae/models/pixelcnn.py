@@ -11,6 +11,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_vae.arguments import positive_int
 from keras_vae import trainers
 from keras_vae.data.checks import check_indices
 from keras_vae.models.objective import ObjectiveModel
@@ -103,10 +104,9 @@ class GatedPixelCNN(ObjectiveModel):
 
     def __init__(self, num_codes=256, grid_shape=(7, 7), filters=32, num_layers=6, kernel_size=3, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("num_codes", num_codes), ("filters", filters), ("num_layers", num_layers),
-                            ("kernel_size", kernel_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        num_codes, filters, num_layers, kernel_size = (
+            positive_int(name, value) for name, value in (("num_codes", num_codes), ("filters", filters),
+                                                          ("num_layers", num_layers), ("kernel_size", kernel_size)))
         grid_shape = tuple(grid_shape)
         if len(grid_shape) != 2 or not all(isinstance(d, int) and d > 0 for d in grid_shape):
             raise ValueError(f"grid_shape must be (height, width) of positive ints, got {grid_shape!r}")
@@ -179,8 +179,7 @@ class GatedPixelCNN(ObjectiveModel):
         Returns:
             An int32 tensor of shape (n, height, width).
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = positive_int("n", n)
         generator = seed if isinstance(seed, keras.random.SeedGenerator) else keras.random.SeedGenerator(seed)
         height, width = self.grid_shape
         positions = ops.reshape(ops.arange(height * width, dtype="int32"), (1, height, width))

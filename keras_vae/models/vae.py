@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_vae import schedules
+from keras_vae.arguments import non_negative
 from keras_vae.layers import Sampling
 from keras_vae.losses import clip_log_var, kl_divergence, reconstruction_loss
 from keras_vae.models.base import BaseAutoencoder
@@ -41,9 +42,7 @@ class VAE(BaseAutoencoder):
     def __init__(self, latent_dim=2, body="dense", beta=1.0, likelihood="bernoulli", image_shape=(28, 28, 1),
                  seed=None, kl_schedule=None, **kwargs):
         super().__init__(latent_dim=latent_dim, body=body, likelihood=likelihood, image_shape=image_shape, **kwargs)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
-            raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-        self.beta = float(beta)
+        self.beta = non_negative("beta", beta)
         self.seed = seed
         self.kl_schedule = schedules.check(kl_schedule)
         if self.kl_schedule is not None:  # report the weight the steps used

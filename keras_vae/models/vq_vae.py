@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from keras_vae.arguments import positive_int
 from keras_vae.losses import reconstruction_loss
 from keras_vae.models.base import BaseAutoencoder
 from keras_vae.models.bodies import ConvBody
@@ -190,9 +191,7 @@ class VQVAE(BaseAutoencoder):
         if "latent_dim" in kwargs:
             raise ValueError("a VQ-VAE's latent is a grid of codes, not a vector of latent_dim: set code_dim (the "
                              "length of each code vector) and num_codes (the codebook's size)")
-        for name, value in (("num_codes", num_codes), ("code_dim", code_dim)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        num_codes, code_dim = positive_int("num_codes", num_codes), positive_int("code_dim", code_dim)
         if not 0 <= decay < 1 or commitment < 0 or restart_threshold < 0:
             raise ValueError(f"expected 0 <= decay < 1, commitment >= 0 and restart_threshold >= 0, got decay={decay}, "
                              f"commitment={commitment}, restart_threshold={restart_threshold}")

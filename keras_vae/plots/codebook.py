@@ -3,6 +3,7 @@
 import numpy as np
 from keras import ops
 
+from keras_vae.arguments import positive_int
 from keras_vae.evaluate import code_counts
 from keras_vae.models.vq_vae import codebook_statistics, is_quantized
 from keras_vae.plots import encodings
@@ -34,8 +35,7 @@ def codebook_usage(model, images, top=8, path=None):
     Example:
         >>> codebook_usage(zoo.get("vq_vae", pretrained=True), x_test, path="codebook.png")
     """
-    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
-        raise ValueError(f"top must be a positive int, got {top!r}")
+    top = positive_int("top", top)
     check_codebook(model)
     counts = code_counts(model, images, encodings.BATCH_SIZE)
     perplexity, used = (float(value) for value in codebook_statistics(counts))
