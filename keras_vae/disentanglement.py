@@ -233,18 +233,20 @@ def dci(codes, factors, test_codes, test_factors, seed=0):
             "informativeness_test": float(np.mean(test_accuracy)), "importance": importance.tolist()}
 
 
-def dsprites_scores(encode, images=None, seed=0, points=10000, test_points=5000):
+def dsprites_scores(encode, seed=0, points=10000, test_points=5000, images_of=None):
     """MIG, the FactorVAE score and DCI of a representation of dSprites, as disentanglement_lib scores a model.
 
     MIG and DCI's training points are `points` images of factors drawn uniformly at random (with replacement),
-    DCI's test points `test_points` more; the FactorVAE score draws its own (see `factor_vae_score`). All draws come
-    from `seed`.
+    DCI's test points `test_points` more; the FactorVAE score takes `points` votes to train its classifier and
+    `test_points` to score it, and `points` images for the codes' variances (disentanglement_lib's 10,000 and
+    5,000). All draws come from `seed`.
 
     Args:
         encode: images (N, 64, 64, 1) float32 -> codes (N, num_codes), e.g. a VAE's posterior means.
-        images: `keras_vae.data.dsprites.load()`'s images; None loads them.
         seed: seed of the draws and of the trees.
         points, test_points: as above.
+        images_of: factor classes (N, 5) -> images; default `keras_vae.data.dsprites.images_of` (the npz's
+            images when it is found, else rendered).
 
     Returns:
         dict: `mig`, `factor_vae_score` (its evaluation accuracy), `dci`'s `disentanglement`, `completeness`,
@@ -257,18 +259,15 @@ def dsprites_scores(encode, images=None, seed=0, points=10000, test_points=5000)
     """
     from keras_vae.data import dsprites
 
-    if images is None:
-        images, _ = dsprites.load()
-
-    def images_of(classes):
-        return images[dsprites.indices_of(classes)].astype(np.float32)
-
+    points, test_points = positive_int("points", points), positive_int("test_points", test_points)
+    images_of = images_of or dsprites.images_of
     rng = np.random.default_rng(seed)
     factors, test_factors = (rng.integers(0, dsprites.SIZES, size=(n, len(dsprites.SIZES)))
-                             for n in (positive_int("points", points), positive_int("test_points", test_points)))
+                             for n in (points, test_points))
     codes, test_codes = (_representation(encode, images_of(f)) for f in (factors, test_factors))
     gap = mig(codes, factors)
-    votes = factor_vae_score(encode, images_of, dsprites.SIZES, seed=seed)
+    votes = factor_vae_score(encode, images_of, dsprites.SIZES, seed=seed, train=points, evaluate=test_points,
+                             variance_estimate=points)
     return {"mig": gap["mig"], "factor_vae_score": votes["eval_accuracy"],
             **dci(codes, factors, test_codes, test_factors, seed=seed),
             "mig_per_factor": gap["per_factor"], "factor_vae_train_accuracy": votes["train_accuracy"],

@@ -507,7 +507,8 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
     - `reconstruction_error`: `reconstruction_error` on the same images;
     - `iwae_nll` (Bernoulli VAEs only, not on dSprites): `iwae_nll` with k samples on the dynamically binarised
       test set (`BINARIZATION`), given the labels for a conditional model;
-    - `disentanglement` (on dSprites, but not for VQ-VAEs): `dsprites_scores` of the model's codes (`codes`);
+    - `disentanglement` (on dSprites, but not for VQ-VAEs): `dsprites_scores` of the model's codes (`codes`), with
+      `limit` points (and half as many test points) when a limit is given;
     - `class_accuracy` (conditional models only): `class_accuracy` with a classifier trained on the
       dataset's training set, and that classifier's accuracy on the test images;
     - `codebook` and `prior` (VQ-VAEs only): `codebook_use` and `prior_bits` on the test images;
@@ -518,7 +519,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
 
     Args:
         model: a zoo model.
-        dataset: `"mnist"`, `"fashion_mnist"` or `"dsprites"` (its test images: `keras_vae.data.load_splits`).
+        dataset: `"mnist"`, `"fashion_mnist"` or `"dsprites"` (its test images: `keras_vae.data.dsprites.test_split`).
         k: importance samples per image for `iwae_nll`.
         limit: use the first `limit` test images; None for all 10,000.
         seed: int seed of the importance samples, the samples and the classifier.
@@ -538,7 +539,7 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
     """
     conditional = bool(model.num_classes)
     vq = is_quantized(model)
-    _, (x_test, y_test) = data.load_splits(dataset)
+    x_test, y_test = data.dsprites.test_split() if dataset == "dsprites" else data.load(dataset)[1]
     x_test, y_test = _head(limit, x_test, y_test)
     labels = y_test if conditional else None
     seconds = {}
@@ -552,8 +553,9 @@ def report(model, dataset="mnist", k=5000, limit=None, seed=0, classifier_epochs
                                        labels),
     }
     if dataset == "dsprites" and not vq:
+        points = {} if limit is None else {"points": len(x_test), "test_points": max(1, len(x_test) // 2)}
         card["disentanglement"] = _timed(seconds, "disentanglement", dsprites_scores,
-                                         lambda images: codes(model, images), seed=seed)
+                                         lambda images: codes(model, images), seed=seed, **points)
     elif _likelihood_problem(model) is None:
         _, (x_binary, _) = data.load(dataset, binarize="dynamic", seed=0)
         (x_binary,) = _head(limit, x_binary)

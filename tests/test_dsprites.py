@@ -62,12 +62,20 @@ def small_grid(monkeypatch):
     return images, np.concatenate([np.zeros((24, 1), int), classes], 1)
 
 
-def test_the_npz_is_read_and_loaded_by_data_load(small_grid, tmp_path):
+def test_the_npz_is_read_and_loaded_by_data_load(small_grid, tmp_path, monkeypatch):
     images, classes = small_grid
+    images = 1 - images  # unlike anything render draws: what comes back was read
     np.savez(tmp_path / dsprites.FILE_NAME, imgs=images, latents_classes=classes, latents_values=classes * 1.0)
     loaded, factors = data.load("dsprites", data_dir=tmp_path)
     assert loaded.dtype == bool and loaded.shape == (24, 64, 64, 1)
     np.testing.assert_array_equal(loaded[..., 0], images == 1)
+    some = dsprites.images_of(classes[[5, 17], 1:], data_dir=tmp_path)
+    assert some.dtype == np.float32 and some.shape == (2, 64, 64, 1)
+    np.testing.assert_array_equal(some[..., 0], images[[5, 17]])
+    monkeypatch.setattr(dsprites, "TEST_IMAGES", 8)
+    x_test, y_test = dsprites.test_split(data_dir=tmp_path)  # the test images of a run, without the others
+    np.testing.assert_array_equal(x_test, data.load_splits("dsprites", data_dir=tmp_path)[1][0])
+    np.testing.assert_array_equal(dsprites.images_of(classes[:, 1:], source="rendered")[..., 0], 1 - images)
     np.testing.assert_allclose(factors[[0, 23]], [[1, 0.5, 0, 0, 0], [3, 0.6, 2 * np.pi / 39, 1 / 31, 0]], rtol=1e-6)
 
 

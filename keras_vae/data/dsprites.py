@@ -198,8 +198,48 @@ def splits(images: np.ndarray, factors: np.ndarray) -> tuple[tuple[np.ndarray, n
         >>> (x_train, y_train), (x_test, y_test) = splits(*load())  # doctest: +SKIP
     """
     labels = (factors[:, 0] - 1).astype(np.int32)
-    test = np.sort(np.random.default_rng(_TEST_ROWS).choice(len(images), TEST_IMAGES, replace=False))
+    test = _test_rows(len(images))
     return (images, labels), (images[test].astype(np.float32), labels[test])
+
+
+def test_split(*, data_dir: str | os.PathLike[str] | None = None, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`splits`'s ``(x_test, y_test)`` alone: from the npz as `load` finds it, else only these images drawn.
+
+    Args:
+        data_dir, source: as `load`'s.
+
+    Example:
+        >>> x_test, y_test = test_split()  # doctest: +SKIP
+    """
+    classes = classes_of(_test_rows(int(np.prod(SIZES))))
+    return images_of(classes, data_dir=data_dir, source=source), classes[:, 0].astype(np.int32)
+
+
+def images_of(
+    classes: np.ndarray, *, data_dir: str | os.PathLike[str] | None = None, source: str | None = None
+) -> np.ndarray:
+    """The float32 images ``(N, 64, 64, 1)`` of factor ``classes``: the npz's rows when `load` would read it, else
+    drawn by `render` (the same images `load` renders, without drawing the other 737,280 - N).
+
+    Args:
+        classes: ``(N, 5)`` ints, in the order of `NAMES`.
+        data_dir, source: as `load`'s.
+
+    Example:
+        >>> images_of([[2, 5, 0, 16, 16]]).shape  # the largest heart, upright, in the middle
+        (1, 64, 64, 1)
+    """
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source == "rendered" or (source is None and data_dir is None and _find(None) is None):
+        images = render(classes)
+    else:
+        images = load(data_dir=data_dir, source=source)[0][indices_of(classes), ..., 0]
+    return images[..., None].astype(np.float32)
+
+
+def _test_rows(count: int) -> np.ndarray:
+    return np.sort(np.random.default_rng(_TEST_ROWS).choice(count, TEST_IMAGES, replace=False))
 
 
 def _places() -> list[Path]:
