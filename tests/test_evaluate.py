@@ -300,6 +300,22 @@ def test_report_of_a_zero_model_holds_the_closed_form_numbers(name, overrides, p
     assert json.loads(json.dumps(card)) == card
 
 
+@pytest.mark.backend_independent  # the model's part is the test above's; the scores are NumPy and scikit-learn
+def test_report_of_a_collapsed_dsprites_model_scores_nothing_disentangled():
+    """All weights zero on dSprites: every image gets the prior and probability 1/2 per pixel, so the ELBO is
+    4096 log 2 and every code is the same; MIG, the FactorVAE score (no active code) and DCI's D and C are 0."""
+    model = zoo.get("vae", image_shape=(64, 64, 1))
+    model.set_weights([np.zeros(w.shape, "float32") for w in model.get_weights()])
+    card = evaluate.report(model, dataset="dsprites", limit=20)
+    assert set(card) == BASE_KEYS | {"disentanglement"} and card["test_images"] == 20
+    assert card["test_elbo"] == pytest.approx({"loss": 4096 * LOG_2, "reconstruction_loss": 4096 * LOG_2,
+                                               "kl_loss": 0.0}, rel=1e-5, abs=1e-6)
+    scores = card["disentanglement"]
+    assert (scores["points"], scores["test_points"], scores["active_codes"]) == (20, 10, 0)
+    assert [scores[key] for key in ("mig", "factor_vae_score", "disentanglement", "completeness")] == pytest.approx(
+        [0, 0, 0, 0], abs=1e-12)
+
+
 def test_report_of_a_zero_vq_vae_holds_the_closed_form_numbers(mnist):
     """All weights zero: every grid vector and every code is 0, so all 49 positions take code 0 (the first of equal
     distances; 1 of 256 codes used, perplexity 1), every pixel has probability 1/2, and the prior's logits are
