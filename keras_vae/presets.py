@@ -36,7 +36,8 @@ _DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 #: the numbers a card reports: (section of `keras-vae evaluate`'s metrics.json, key, model-index metric type, name);
 #: `keras_vae.train`'s test metrics hold the test_elbo section's keys at their top level
 _METRICS = (
-    ("test_elbo", "loss", "loss", "test loss per image (reconstruction term + beta x KL term)"),
+    ("test_elbo", "loss", "loss", "test loss per image (the model's objective: reconstruction term + beta x KL term, "
+                                  "or an IWAE's k-sample bound)"),
     ("test_elbo", "reconstruction_loss", "reconstruction_loss", "reconstruction term per image"),
     ("test_elbo", "kl_loss", "kl_divergence", "KL term per image, nats"),
     ("reconstruction_error", "pixel_mse", "mse", "per-pixel squared error of the reconstructions"),

@@ -63,6 +63,11 @@ CATALOG = {
         "description": "conditional dense VAE (784+10)-128-16-2: sample a chosen digit",
         "dataset": "mnist",
     },
+    "iwae": {
+        "description": "IWAE (k=10) on the dense 784-512-256-50 body for dynamically binarised MNIST: the "
+                       "single-stochastic-layer likelihood entry",
+        "dataset": "mnist",
+    },
     "vae": {
         "description": "dense VAE 784-128-16-2, the Keras/PyTorch MNIST tutorials' first VAE",
         "dataset": "mnist",

@@ -46,6 +46,11 @@ EXPECTED = {
                        "seed": None},
                       (784 * 512 + 512) + (512 * 256 + 256) + 2 * (256 * 32 + 32)
                       + (32 * 256 + 256) + (256 * 512 + 512) + (512 * 784 + 784)),
+    "iwae": ("IWAE",
+             {**MNIST, "latent_dim": 50, "body": dense((512, 256)), "likelihood": "bernoulli", "beta": 1.0,
+              "seed": None, "k": 10, "groups": 1},
+             (784 * 512 + 512) + (512 * 256 + 256) + 2 * (256 * 50 + 50)
+             + (50 * 256 + 256) + (256 * 512 + 512) + (512 * 784 + 784)),
     "cvae": ("ConditionalVAE",
              {**MNIST, "latent_dim": 2, "body": dense((128, 16)), "likelihood": "bernoulli", "beta": 1.0,
               "seed": None, "num_classes": 10},

@@ -21,6 +21,7 @@ REGISTRY = {
     "conv_vae_bn": ("ConvVAE", 128, "mnist"),
     "conv_vae_fashion": ("ConvVAE", 2, "fashion_mnist"),
     "cvae": ("ConditionalVAE", 2, "mnist"),
+    "iwae": ("IWAE", 50, "mnist"),
     "vae": ("VAE", 2, "mnist"),
     "vae_binarized": ("VAE", 32, "mnist"),
     "vq_vae": ("VQVAE", 16, "mnist"),

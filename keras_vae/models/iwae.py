@@ -6,7 +6,9 @@ import keras
 from keras import ops
 
 from keras_vae.arguments import positive_int
+from keras_vae.models.bodies import DenseBody
 from keras_vae.models.vae import VAE
+from keras_vae.zoo import register
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -58,3 +60,6 @@ class IWAE(VAE):
     def get_config(self):
         return {**super().get_config(), "k": self.k, "groups": self.groups}
 
+
+# zoo entries: their descriptions and datasets are in keras_vae.zoo.CATALOG
+register("iwae", IWAE, body=DenseBody(hidden_units=(512, 256)), latent_dim=50, k=10)
