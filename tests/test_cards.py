@@ -23,8 +23,9 @@ import pytest
 from keras_vae import data, evaluate, zoo
 from keras_vae.models.vq_vae import is_quantized
 
-#: column -> absolute tolerance on a backend other than the one that wrote check.json
-ACROSS_BACKENDS = {("test_elbo", "loss"): 2.0, ("test_elbo", "reconstruction_loss"): 2.0, ("test_elbo", "kl_loss"): 0.1,
+#: column -> absolute tolerance on a backend other than the one that wrote check.json (the KL term: iwae's
+#: 50-dimensional posterior, 10 draws per image, gave 21.35 on JAX and 21.28 on PyTorch against TensorFlow's 21.23)
+ACROSS_BACKENDS = {("test_elbo", "loss"): 2.0, ("test_elbo", "reconstruction_loss"): 2.0, ("test_elbo", "kl_loss"): 0.5,
                    ("codebook", "codes_used"): 0.01, ("codebook", "perplexity"): 1.0, ("prior", "bits_per_code"): 0.01}
 DRAWS_NOTHING = {("reconstruction_error", "pixel_mse"), ("reconstruction_error", "pixel_mae")}
 WRITERS_BACKEND_ONLY = {("iwae_nll", "nll"), ("class_accuracy", "accuracy"),
