@@ -231,7 +231,5 @@ def load_splits(name: str, **options: Any) -> tuple[tuple[Any, np.ndarray], tupl
         (dtype('bool'), (10000, 64, 64, 1), array([0, 0, 0], dtype=int32))
     """
     if name == "dsprites":
-        if options.get("binarize") is not None:
-            raise ValueError(f"dSprites' images are binary already: binarize must be None, got {options['binarize']!r}")
-        return dsprites.splits(*dsprites.load(data_dir=options.get("data_dir")))
+        return dsprites.splits(*load(name, **options))
     return load(name, **options)
