@@ -81,7 +81,8 @@ def train(model_or_name=None, *, out=None, recipe=None, resume=False, distribute
         **settings: as `keras-vae train`'s options: `dataset`, `binarize`, `epochs`, `batch_size`,
             `learning_rate`, `schedule`, `seed`, `prior_epochs`, `kl_schedule` (a VAE's KL warm-up or cyclical
             annealing, `{"warmup_epochs": 5}` or `{"cycles": 4}`; see `recipes.KL_SCHEDULE_KEYS`), `steps_per_epoch`
-            (batches per epoch, each epoch a fresh order; default every batch once), and `latent_dim` for a zoo name. None, or a setting left out, takes the recipe's value, else the default.
+            (batches per epoch, each epoch a fresh order; default every batch once), and `latent_dim` for a zoo
+            name. None, or a setting left out, takes the recipe's value, else the default.
 
     Returns:
         A `TrainingRun` with the model, its history, test metrics, settings and output folder.
